@@ -1,0 +1,207 @@
+"""One slice: LV and RV blood pools, endocardial and epicardial borders.
+
+Method (measured on the GE series and the phantom, see benchmarks/segmentation.py):
+
+1. Blood pools from temporal features (:func:`qperfusion.aif.detect_blood_pool`): the RV
+   fills first, the LV next; upslope separates blood from myocardium.
+2. Feature images normalised to the LV pool: upslope ``U`` (blood ≈ 1, myocardium ≈ 0.3,
+   lung ≈ 0) and peak enhancement ``P``.
+3. Endocardium: polar dynamic programming around the LV centre on the falling edge of ``U``
+   (blood → myocardium), placed where ``U`` crosses midway between pool and wall, so the
+   wall excludes blood-pool partial volume.
+4. Epicardium: polar dynamic programming outside the endocardium, 3–16 mm away, on the
+   rising radial deviation of ``U`` and ``P`` from the wall's own values (myocardium → RV
+   blood, lung, fat or liver all differ from it), never entering the RV pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from qperfusion.aif.detect import MASK_HINT, detect_blood_pool
+from qperfusion.errors import SegmentationError
+from qperfusion.qc import QCFlag
+from qperfusion.segmentation.polar import dp_closed_contour, polar_grid, to_polar
+
+__all__ = ["SliceSegmentation", "segment_slice"]
+
+N_ANGLES = 120
+#: weights of upslope, peak and pre-contrast signal in the epicardial edge
+W_EPI = (0.0, 1.0, 1.0)
+#: weight of the wall-thickness prior (7 mm) in the epicardial cost
+EPI_PRIOR = 0.05
+#: typical wall thickness (mm) of the prior
+WALL_MM = 6.0
+#: blood fraction at which the endocardium is placed (chosen on the GE series and the
+#: phantom, see benchmarks/segmentation.py; 0.5 would be the half-blood point)
+ENDO_LEVEL = 0.35
+
+
+@dataclass
+class SliceSegmentation:
+    """Borders and pools of one short-axis slice (image angles, pixels).
+
+    Attributes
+    ----------
+    lv_pool, myocardium, rv_pool : ndarray of shape (ny, nx), bool
+    centre_yx : (float, float)
+        LV centre (row, column), pixels.
+    angles : ndarray of shape (N_ANGLES,)
+        Image angles (rad) of the borders: 0 along +column, π/2 along +row.
+    endo_r_px, epi_r_px : ndarray of shape (N_ANGLES,)
+        Endocardial and epicardial radius (pixels) per angle.
+    confidence : float
+        0..1.
+    flags : list of QCFlag
+    """
+
+    lv_pool: np.ndarray
+    myocardium: np.ndarray
+    rv_pool: np.ndarray
+    centre_yx: tuple[float, float]
+    angles: np.ndarray
+    endo_r_px: np.ndarray
+    epi_r_px: np.ndarray
+    confidence: float
+    flags: list[QCFlag] = field(default_factory=list)
+
+
+def _smooth_circular(r: np.ndarray, width: int) -> np.ndarray:
+    return ndimage.uniform_filter1d(r.astype(np.float64), size=width, mode="wrap")
+
+
+def _radial_rising(p: np.ndarray) -> np.ndarray:
+    """Radial derivative (per radius step) of a polar image, central differences."""
+    return np.gradient(p, axis=1)
+
+
+def contour_mask(
+    shape: tuple[int, int], centre_yx: tuple[float, float], angles: np.ndarray, r_px: np.ndarray
+) -> np.ndarray:
+    """Pixels whose radius from the centre is below the contour's radius at their angle."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    dy, dx = yy - centre_yx[0], xx - centre_yx[1]
+    rad = np.hypot(dy, dx)
+    th = np.mod(np.arctan2(dy, dx), 2 * np.pi)
+    step = 2 * np.pi / len(angles)
+    pos = th / step
+    i0 = np.floor(pos).astype(int) % len(angles)
+    i1 = (i0 + 1) % len(angles)
+    w = pos - np.floor(pos)
+    rb = (1 - w) * r_px[i0] + w * r_px[i1]
+    return rad <= rb
+
+
+def segment_slice(
+    images: np.ndarray,
+    times_s: np.ndarray,
+    *,
+    spacing_mm: float,
+    pd_frames: int = 0,
+) -> SliceSegmentation:
+    """Segment one myocardial slice.
+
+    Parameters
+    ----------
+    images : ndarray of shape (ny, nx, T)
+        Signal of the slice (scanner units).
+    times_s : ndarray of shape (T,)
+        Frame times (s).
+    spacing_mm : float
+        In-plane pixel size (mm).
+    pd_frames : int
+        Leading proton-density frames.
+
+    Returns
+    -------
+    SliceSegmentation
+
+    Raises
+    ------
+    SegmentationError
+        When the pools or the wall cannot be found; the message says how to give masks.
+    """
+    det = detect_blood_pool(images, times_s, pd_frames=pd_frames, min_pool_px=20)
+    f = det.features
+    flags = list(det.flags)
+    lv0 = det.lv_pool
+    cy, cx = ndimage.center_of_mass(lv0)
+    u_lv = float(np.median(f.upslope[det.mask if det.mask.any() else lv0]))
+    p_lv = float(np.median(f.peak[det.mask if det.mask.any() else lv0]))
+    if u_lv <= 0 or p_lv <= 0:
+        raise SegmentationError(f"the LV blood pool does not enhance; {MASK_HINT}")
+    U = f.upslope / u_lv
+    P = f.peak / p_lv
+    r_pool = float(np.sqrt(lv0.sum() / np.pi))
+    step = 0.5
+    r_max = r_pool + 22.0 / spacing_mm
+    radii = np.arange(0.0, r_max, step)
+    ang, yy, xx = polar_grid((cy, cx), N_ANGLES, radii)
+    Up = to_polar(ndimage.gaussian_filter(U, 0.7), yy, xx)
+    Pp = to_polar(ndimage.gaussian_filter(P, 0.7), yy, xx)
+    rvp = to_polar(det.rv_pool.astype(float), yy, xx) > 0.5
+    # --- endocardium: the half-way point between pool and wall of a "blood fraction" made
+    # of upslope and arrival time (the wall fills slowly and late): half-blood pixels go to
+    # the pool, so the wall excludes the blood-pool partial volume
+    ring = ndimage.binary_dilation(lv0, iterations=max(2, round(4.0 / spacing_mm))) & ~lv0
+    ta = ndimage.median_filter(f.t_arrival_s, size=3)
+    u_wall = float(np.median(U[ring]))
+    ta_lv = float(np.median(ta[det.mask if det.mask.any() else lv0]))
+    ta_wall = float(np.median(ta[ring]))
+    zu = np.clip((U - u_wall) / max(1.0 - u_wall, 0.2), 0, 1)
+    if ta_wall - ta_lv > 0.3:
+        zt = np.clip((ta_wall - ta) / (ta_wall - ta_lv), 0, 1)
+        z = 0.5 * (zu + zt)
+    else:
+        z = zu
+    Zp = to_polar(ndimage.gaussian_filter(z, 0.5), yy, xx)
+    c_endo = np.abs(Zp - ENDO_LEVEL) - 0.5 * np.clip(-_radial_rising(Zp) / step, 0, None)
+    ir = radii / r_pool
+    c_endo[:, (ir < 0.4) | (ir > 1.8)] = np.inf
+    i_endo = dp_closed_contour(c_endo, max_jump=2)
+    endo = _smooth_circular(radii[i_endo], 5)
+    # --- epicardium: the first strong change, going outward, away from the wall's own
+    # signature (pre-contrast signal, peak enhancement, upslope)
+    Bp = to_polar(ndimage.gaussian_filter(f.baseline, 0.7), yy, xx)
+    wall_band = (radii[None, :] > endo[:, None] + 1.0) & (
+        radii[None, :] < endo[:, None] + 3.0 / spacing_mm + 1.0
+    )
+    dev = np.zeros_like(Up)
+    for X, wgt in ((Up, W_EPI[0]), (Pp, W_EPI[1]), (Bp, W_EPI[2])):
+        lvl = float(np.median(X[wall_band]))
+        dev += wgt * np.abs(X - lvl) / max(abs(lvl), 1e-6 + 0.05 * float(np.median(np.abs(X))))
+    c_epi = -_radial_rising(ndimage.uniform_filter1d(dev, 3, axis=1))
+    t_min, t_max = 3.0 / spacing_mm, 14.0 / spacing_mm
+    d = radii[None, :] - endo[:, None]
+    c_epi = c_epi + EPI_PRIOR * np.abs(d * spacing_mm - WALL_MM) / WALL_MM
+    c_epi[(d < t_min) | (d > t_max)] = np.inf
+    # the epicardium stays outside the RV blood: radii beyond the first RV sample are barred
+    first_rv = np.where(rvp.any(axis=1), np.argmax(rvp, axis=1), len(radii))
+    c_epi[np.arange(len(radii))[None, :] > first_rv[:, None]] = np.inf
+    bad = ~np.isfinite(c_epi).any(axis=1)
+    if bad.any():
+        c_epi[bad, :] = np.where(d[bad] >= t_min, 0.0, np.inf)
+    i_epi = dp_closed_contour(c_epi, max_jump=2)
+    epi = _smooth_circular(radii[i_epi], 5)
+    epi = np.maximum(epi, endo + t_min * 0.8)
+    shape = images.shape[:2]
+    lv_pool = contour_mask(shape, (cy, cx), ang, endo)
+    inside_epi = contour_mask(shape, (cy, cx), ang, epi)
+    myo = inside_epi & ~lv_pool
+    rv_pool = det.rv_pool & ~inside_epi
+    thick = (epi - endo).mean() * spacing_mm
+    # regular wall thickness around the ring: confidence in the borders
+    reg = 1.0 - np.std(epi - endo) / max(float(np.mean(epi - endo)), 1e-6)
+    conf = det.confidence * float(np.clip(reg, 0, 1))
+    if not myo.any():
+        raise SegmentationError(f"no myocardium found around the LV blood pool; {MASK_HINT}")
+    if not (3.0 <= thick <= 20.0):
+        flags.append(QCFlag("SEG_WALL_THICKNESS", "warning",
+                            f"mean wall thickness {thick:.1f} mm is implausible", "segmentation"))
+    return SliceSegmentation(
+        lv_pool=lv_pool, myocardium=myo, rv_pool=rv_pool, centre_yx=(float(cy), float(cx)),
+        angles=ang, endo_r_px=endo, epi_r_px=epi, confidence=conf, flags=flags,
+    )
