@@ -68,7 +68,7 @@ def exp_conv(
     n = t.size
     dt = np.diff(t)
     # state on the input's own grid
-    y = np.zeros(shape + (n,))
+    y = np.zeros((*shape, n))
     for i in range(1, n):
         x = k * dt[i - 1]
         w1 = dt[i - 1] * phi2(x)
