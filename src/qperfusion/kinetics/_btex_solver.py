@@ -32,8 +32,8 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
-    "aif_integral",
     "aif_grid",
+    "aif_integral",
     "btex_curve",
     "btex_curves_batch",
 ]
@@ -71,7 +71,7 @@ def _a_at(tau: float, times: np.ndarray, cin: np.ndarray, acum: np.ndarray) -> f
 @njit(cache=True)
 def aif_grid(times: np.ndarray, cin: np.ndarray, acum: np.ndarray, h: float) -> np.ndarray:
     """``A`` at the bin mid-points ``t0 + (m + 1/2) h``, m = 0 … n_bins−1 (n_bins·h ≥ span)."""
-    n_bins = int(math.ceil((times[-1] - times[0]) / h)) + 1
+    n_bins = math.ceil((times[-1] - times[0]) / h) + 1
     out = np.empty(n_bins)
     for m in range(n_bins):
         out[m] = _a_at(times[0] + (m + 0.5) * h, times, cin, acum)
@@ -117,6 +117,7 @@ def btex_curve(
     vp: float,
     ve: float,
     delay: float,
+    out_t: np.ndarray,
     times: np.ndarray,
     cin: np.ndarray,
     acum: np.ndarray,
@@ -127,13 +128,14 @@ def btex_curve(
     q: np.ndarray,
     surv: np.ndarray,
 ) -> None:
-    """Tissue concentration (mmol/L) at ``times`` into ``out``; ``w, q, surv`` are work arrays.
+    """Tissue concentration (mmol/L) at ``out_t`` into ``out``; ``w, q, surv`` are work arrays.
 
-    ``fp, ps`` in mL/s/mL, ``vp, ve`` fractions, ``delay`` s; ``cin`` the plasma AIF at ``times``;
+    ``fp, ps`` in mL/s/mL, ``vp, ve`` fractions, ``delay`` s; ``cin`` the plasma AIF sampled at
+    ``times`` (any increasing grid, e.g. the frame times or a fine resampled grid);
     ``acum = aif_integral(times, cin)``, ``grid = aif_grid(times, cin, acum, h)``. Work arrays:
     ``w, q`` of length ``grid.size + 1``, ``surv`` of length ``_MAX_TERMS``.
     """
-    n_t = times.shape[0]
+    n_t = out_t.shape[0]
     n_bins = grid.shape[0]
     fp = max(fp, _TINY)
     ps = max(ps, 0.0)
@@ -153,7 +155,7 @@ def btex_curve(
                 acc += w[k] * grid[j - k - 1]
             q[j] = acc
     for i in range(n_t):
-        tau = times[i] - delay
+        tau = out_t[i] - delay
         val = _a_at(tau, times, cin, acum) - through * _a_at(tau - tc, times, cin, acum)
         if have_return:
             s = (tau - tc - t0) / h
@@ -170,20 +172,36 @@ def btex_curve(
 
 @njit(cache=True, parallel=True)
 def btex_curves_batch(
-    params: np.ndarray, times: np.ndarray, cin: np.ndarray, h: float
+    params: np.ndarray, out_t: np.ndarray, times: np.ndarray, cin: np.ndarray, h: float
 ) -> np.ndarray:
-    """Curves for many parameter sets: ``params`` (n, 5) = fp, ps, vp, ve, delay → (n, T)."""
+    """Curves at ``out_t`` for many parameter sets ``params`` (n, 5) = fp, ps, vp, ve, delay.
+
+    ``cin`` is the plasma AIF at ``times``; returns (n, len(out_t)) mmol/L.
+    """
     acum = aif_integral(times, cin)
     grid = aif_grid(times, cin, acum, h)
     n = params.shape[0]
-    n_t = times.shape[0]
+    n_t = out_t.shape[0]
     out = np.empty((n, n_t))
     for i in prange(n):
         w = np.empty(grid.shape[0] + 1)
         q = np.empty(grid.shape[0] + 1)
         surv = np.empty(_MAX_TERMS)
         btex_curve(
-            params[i, 0], params[i, 1], params[i, 2], params[i, 3], params[i, 4],
-            times, cin, acum, grid, h, out[i], w, q, surv,
+            params[i, 0],
+            params[i, 1],
+            params[i, 2],
+            params[i, 3],
+            params[i, 4],
+            out_t,
+            times,
+            cin,
+            acum,
+            grid,
+            h,
+            out[i],
+            w,
+            q,
+            surv,
         )
     return out

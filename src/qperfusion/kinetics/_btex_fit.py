@@ -1,0 +1,248 @@
+"""Numba kernels of the BTEX fit: table search start, bounded Levenberg–Marquardt refinement.
+
+Parameters are fitted in scaled units ``x = p / scale`` (so every coordinate is O(1)); the
+order everywhere is ``fp, ps, vp, ve, delay``. Bounds are enforced by projection with an active
+set (a coordinate sitting on a bound whose gradient points outwards is frozen for the step).
+The Jacobian is by forward differences of the forward model; the per-curve SD comes from
+``s² (JᵀJ)⁻¹`` at the solution with ``s² = RSS / (T − 5)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from qperfusion.kinetics._btex_solver import (
+    _MAX_TERMS,
+    aif_grid,
+    aif_integral,
+    btex_curve,
+)
+
+__all__ = ["lm_batch", "nearest_rows"]
+
+N_PARAMS = 5
+_FD_STEP = 1e-5  # in scaled units; the model is smooth to ~1e-12 relative
+_LAMBDA0 = 1e-2
+
+
+@njit(cache=True)
+def _eval(x, scale, out_t, times, cin, acum, grid, h, out, w, q, surv):
+    btex_curve(
+        x[0] * scale[0],
+        x[1] * scale[1],
+        x[2] * scale[2],
+        x[3] * scale[3],
+        x[4] * scale[4],
+        out_t,
+        times,
+        cin,
+        acum,
+        grid,
+        h,
+        out,
+        w,
+        q,
+        surv,
+    )
+
+
+@njit(cache=True)
+def _solve_spd(a, b, out):
+    """Solve the small symmetric positive-definite system ``a out = b`` (Cholesky); False if not SPD."""
+    n = b.shape[0]
+    lo = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            s = a[i, j]
+            for k in range(j):
+                s -= lo[i, k] * lo[j, k]
+            if i == j:
+                if s <= 0.0:
+                    return False
+                lo[i, i] = math.sqrt(s)
+            else:
+                lo[i, j] = s / lo[j, j]
+    y = np.empty(n)
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s -= lo[i, k] * y[k]
+        y[i] = s / lo[i, i]
+    for i in range(n - 1, -1, -1):
+        s = y[i]
+        for k in range(i + 1, n):
+            s -= lo[k, i] * out[k]
+        out[i] = s / lo[i, i]
+    return True
+
+
+@njit(cache=True)
+def _jacobian(x, f0, lo, hi, scale, out_t, times, cin, acum, grid, h, jac, buf, w, q, surv):
+    xs = x.copy()
+    for j in range(N_PARAMS):
+        step = _FD_STEP * max(1.0, abs(x[j]))
+        if x[j] + step > hi[j]:
+            step = -step
+        xs[j] = x[j] + step
+        _eval(xs, scale, out_t, times, cin, acum, grid, h, buf, w, q, surv)
+        for i in range(f0.shape[0]):
+            jac[i, j] = (buf[i] - f0[i]) / step
+        xs[j] = x[j]
+
+
+@njit(cache=True)
+def _lm_one(y, x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, q, surv):
+    """Refine ``x`` in place; returns (rss, n_iter, sd (scaled), ok)."""
+    n_t = y.shape[0]
+    f = np.empty(n_t)
+    fn = np.empty(n_t)
+    buf = np.empty(n_t)
+    jac = np.empty((n_t, N_PARAMS))
+    jtj = np.empty((N_PARAMS, N_PARAMS))
+    g = np.empty(N_PARAMS)
+    m = np.empty((N_PARAMS, N_PARAMS))
+    rhs = np.empty(N_PARAMS)
+    d = np.empty(N_PARAMS)
+    xn = np.empty(N_PARAMS)
+    _eval(x, scale, out_t, times, cin, acum, grid, h, f, w, q, surv)
+    cost = 0.0
+    for i in range(n_t):
+        cost += (f[i] - y[i]) ** 2
+    lam = _LAMBDA0
+    n_iter = 0
+    gain = 0.0
+    for _ in range(max_iter):
+        n_iter += 1
+        _jacobian(x, f, lo, hi, scale, out_t, times, cin, acum, grid, h, jac, buf, w, q, surv)
+        for a in range(N_PARAMS):
+            s = 0.0
+            for i in range(n_t):
+                s += jac[i, a] * (f[i] - y[i])
+            g[a] = s
+            for b in range(a + 1):
+                s = 0.0
+                for i in range(n_t):
+                    s += jac[i, a] * jac[i, b]
+                jtj[a, b] = s
+                jtj[b, a] = s
+        accepted = False
+        for _try in range(8):
+            for a in range(N_PARAMS):
+                free = not ((x[a] <= lo[a] and g[a] > 0.0) or (x[a] >= hi[a] and g[a] < 0.0))
+                for b in range(N_PARAMS):
+                    m[a, b] = jtj[a, b]
+                m[a, a] = jtj[a, a] * (1.0 + lam) + 1e-12
+                rhs[a] = -g[a]
+                if not free:
+                    for b in range(N_PARAMS):
+                        m[a, b] = 0.0
+                        m[b, a] = 0.0
+                    m[a, a] = 1.0
+                    rhs[a] = 0.0
+            if not _solve_spd(m, rhs, d):
+                lam *= 10.0
+                continue
+            for a in range(N_PARAMS):
+                xn[a] = min(max(x[a] + d[a], lo[a]), hi[a])
+            _eval(xn, scale, out_t, times, cin, acum, grid, h, fn, w, q, surv)
+            cn = 0.0
+            for i in range(n_t):
+                cn += (fn[i] - y[i]) ** 2
+            if cn < cost:
+                gain = cost - cn
+                for a in range(N_PARAMS):
+                    x[a] = xn[a]
+                for i in range(n_t):
+                    f[i] = fn[i]
+                cost = cn
+                lam = max(lam / 3.0, 1e-7)
+                accepted = True
+                break
+            lam *= 4.0
+        if not accepted or gain <= 1e-9 * cost + 1e-300:
+            break
+    # uncertainty from the Jacobian at the solution
+    _jacobian(x, f, lo, hi, scale, out_t, times, cin, acum, grid, h, jac, buf, w, q, surv)
+    for a in range(N_PARAMS):
+        for b in range(a + 1):
+            s = 0.0
+            for i in range(n_t):
+                s += jac[i, a] * jac[i, b]
+            jtj[a, b] = s
+            jtj[b, a] = s
+    sd = np.full(N_PARAMS, np.nan)
+    dof = max(n_t - N_PARAMS, 1)
+    s2 = cost / dof
+    col = np.empty(N_PARAMS)
+    for a in range(N_PARAMS):
+        for b in range(N_PARAMS):
+            rhs[b] = 1.0 if a == b else 0.0
+        if _solve_spd(jtj, rhs, col):
+            sd[a] = math.sqrt(max(col[a], 0.0) * s2)
+    ok = math.isfinite(cost)
+    return cost, n_iter, sd, ok
+
+
+@njit(cache=True, parallel=True)
+def lm_batch(curves, x0, lo, hi, scale, out_t, times, cin, h, max_iter):
+    """Fit every row of ``curves`` (n, T) at ``out_t`` from ``x0`` (n, 5, scaled units).
+
+    ``cin`` is the plasma AIF sampled at ``times`` (the input grid; may differ from ``out_t``).
+
+    Returns ``params`` (n, 5, internal units), ``sd`` (n, 5), ``rss`` (n,), ``n_iter`` (n,),
+    ``ok`` (n,). A curve with a non-finite sample gives NaN and ``ok = False``.
+    """
+    acum = aif_integral(times, cin)
+    grid = aif_grid(times, cin, acum, h)
+    n = curves.shape[0]
+    params = np.full((n, N_PARAMS), np.nan)
+    sd = np.full((n, N_PARAMS), np.nan)
+    rss = np.full(n, np.nan)
+    n_iter = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=np.bool_)
+    n_chunks = min(n, 64)
+    for c in prange(n_chunks):
+        w = np.empty(grid.shape[0] + 1)
+        q = np.empty(grid.shape[0] + 1)
+        surv = np.empty(_MAX_TERMS)
+        x = np.empty(N_PARAMS)
+        for r in range(c, n, n_chunks):
+            finite = True
+            for i in range(curves.shape[1]):
+                if not math.isfinite(curves[r, i]):
+                    finite = False
+            if not finite:
+                continue
+            for a in range(N_PARAMS):
+                x[a] = min(max(x0[r, a], lo[a]), hi[a])
+            cost, it, s, good = _lm_one(
+                curves[r], x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, q, surv
+            )
+            n_iter[r] = it
+            if good:
+                rss[r] = cost
+                ok[r] = True
+                for a in range(N_PARAMS):
+                    params[r, a] = x[a] * scale[a]
+                    sd[r, a] = s[a] * scale[a]
+    return params, sd, rss, n_iter, ok
+
+
+@njit(cache=True, parallel=True)
+def nearest_rows(scores, bias):
+    """Row-wise argmin of ``bias − 2·scores`` (scores = curves · tableᵀ, bias = ‖table‖²)."""
+    n, k = scores.shape
+    out = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        best = np.inf
+        arg = 0
+        for j in range(k):
+            v = bias[j] - 2.0 * scores[i, j]
+            if v < best:
+                best = v
+                arg = j
+        out[i] = arg
+    return out
