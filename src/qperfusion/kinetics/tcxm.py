@@ -13,11 +13,15 @@ with the plasma AIF ``Ca``. The impulse response is ``R(t) = A+ e^{-K+ t} + A- e
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from qperfusion.kinetics._expconv import exp_conv
+from qperfusion.kinetics._kernels_ids import MODEL_2CXM
+from qperfusion.kinetics._parametric import ParametricModel
 
-__all__ = ["tcxm_conc", "tcxm_rates"]
+__all__ = ["TCXMModel", "tcxm_conc", "tcxm_rates"]
 
 _TINY_VOLUME = 1e-8  # fractions below this are clamped so the rates stay finite
 
@@ -99,3 +103,38 @@ def tcxm_conc(
     out = a_plus[..., None] * exp_conv(t, aif, k_plus, delay)
     out = out + a_minus[..., None] * exp_conv(t, aif, k_minus, delay)
     return out
+
+
+_DELAY_BOUNDS = (-2.0, 8.0)
+
+
+class TCXMModel(ParametricModel):
+    """2CXM fitted to a plasma AIF: ``fp, ps`` (mL/s/mL), ``vp, ve`` (fractions), ``delay`` (s)."""
+
+    name = "2cxm"
+    param_names = ("fp", "ps", "vp", "ve", "delay")
+    param_units: ClassVar[dict[str, str]] = {
+        "fp": "mL/s/mL",
+        "ps": "mL/s/mL",
+        "vp": "1",
+        "ve": "1",
+        "delay": "s",
+    }
+    default_bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "fp": (0.0, 0.2),
+        "ps": (0.0, 0.2),
+        "vp": (0.001, 1.0),
+        "ve": (0.001, 1.0),
+        "delay": _DELAY_BOUNDS,
+    }
+    aif_kind = "plasma"
+    flow_param = "fp"
+    reference = "Sourbron & Buckley, NMR Biomed 2013;26:1004, doi:10.1002/nbm.2940"
+    model_id = MODEL_2CXM
+    starts = tuple(
+        {"fp": 0.01, "ps": ps, "vp": vp, "ve": ve}
+        for vp in (0.01, 0.04, 0.15, 0.6)
+        for ps in (0.001, 0.005)
+        for ve in (0.1, 0.4)
+    )
+    scale_params = ("fp", "ps", "vp", "ve")

@@ -1,0 +1,103 @@
+"""Shared fitting code of the closed-form models (Fermi, 2CXM, 2CUM, Tofts, eTofts, Patlak).
+
+Each such model sets ``model_id`` (a ``_kernels.MODEL_*``), ``starts`` (start points of the
+non-delay parameters) and ``scale_params`` (parameters the model is homogeneous of degree one
+in: the start is scaled to the data by linear least squares). The delay is always the last
+parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from qperfusion.errors import FitInputError
+from qperfusion.kinetics.base import FitProblem, KineticModel, RawFit
+
+__all__ = ["ParametricModel"]
+
+_OPTIONS = ("fit_delay", "delay", "max_iter", "delay_step")
+
+
+class ParametricModel(KineticModel):
+    """A closed-form model fitted by the batched Levenberg–Marquardt kernel."""
+
+    model_id: ClassVar[int]
+    starts: ClassVar[tuple[dict[str, float], ...]]
+    scale_params: ClassVar[tuple[str, ...]]
+
+    def _vector(self, values: dict[str, float]) -> np.ndarray:
+        return np.array([values[k] for k in self.param_names], dtype=np.float64)
+
+    def fit_batch(
+        self, problem: FitProblem, bounds: dict[str, tuple[float, float]], **options: Any
+    ) -> RawFit:
+        """Batched LM fit; options ``fit_delay`` (True), ``delay`` (0 s, used when not fitted),
+        ``max_iter`` (60) and ``delay_step`` (start-grid spacing of the delay, 0.5 s)."""
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise FitInputError(
+                f"unknown option(s) {', '.join(unknown)} for model {self.name!r}; valid: "
+                f"{', '.join(_OPTIONS)}"
+            )
+        from qperfusion.kinetics import _kernels
+
+        fit_delay = bool(options.get("fit_delay", True))
+        max_iter = int(options.get("max_iter", 60))
+        delay_step = float(options.get("delay_step", 0.5))
+        names = self.param_names
+        lo = np.array([bounds[k][0] for k in names], dtype=np.float64)
+        hi = np.array([bounds[k][1] for k in names], dtype=np.float64)
+        free = np.array([lo[i] < hi[i] for i in range(len(names))], dtype=np.bool_)
+        if fit_delay:
+            d_lo, d_hi = bounds["delay"]
+            n_d = max(1, int(np.floor((d_hi - d_lo) / delay_step)) + 1)
+            delay_grid = np.linspace(d_lo, d_lo + (n_d - 1) * delay_step, n_d)
+        else:
+            fixed = float(options.get("delay", 0.0))
+            delay_grid = np.array([fixed])
+            free[-1] = False
+            lo[-1] = min(lo[-1], fixed)
+            hi[-1] = max(hi[-1], fixed)
+        starts = np.array(
+            [self._vector({**s, "delay": delay_grid[0]}) for s in self.starts], dtype=np.float64
+        )
+        scale = np.array([k in self.scale_params for k in names], dtype=np.bool_)
+        curves = np.ascontiguousarray(problem.curves, dtype=np.float64)
+        n = curves.shape[0]
+        out_p = np.empty((n, len(names)))
+        out_sd = np.empty((n, len(names)))
+        out_rss = np.empty(n)
+        t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
+        _kernels.lm_fit_batch(
+            self.model_id,
+            curves,
+            t_rel,
+            problem.fine_aif,
+            problem.fine_dt,
+            starts,
+            scale,
+            lo,
+            hi,
+            free,
+            delay_grid,
+            max_iter,
+            out_p,
+            out_sd,
+            out_rss,
+        )
+        success = np.isfinite(out_rss) & np.all(np.isfinite(out_p), axis=1)
+        return RawFit(out_p, out_sd, success, out_rss, float(np.count_nonzero(free)))
+
+    def predict(self, params: dict[str, np.ndarray], problem: FitProblem) -> np.ndarray:
+        from qperfusion.kinetics import _kernels
+
+        cols = [np.asarray(params[k], dtype=np.float64) for k in self.param_names]
+        p = np.ascontiguousarray(
+            np.stack(np.broadcast_arrays(*cols), axis=-1).reshape(-1, len(cols))
+        )
+        out = np.empty((p.shape[0], problem.times.size))
+        t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
+        _kernels.predict_batch(self.model_id, p, t_rel, problem.fine_aif, problem.fine_dt, out)
+        return out
