@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "QCFlag": "qperfusion.qc",
     "QPerfusionError": "qperfusion.errors",
+    "read_study": "qperfusion.io.reader",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -14,6 +14,7 @@ from qperfusion import __version__
 
 # name -> "module:attribute"; one small module per command (nibabel/cmdline style).
 COMMANDS: dict[str, str] = {
+    "info": "qperfusion.cli.info:info",
 }
 
 
