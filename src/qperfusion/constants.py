@@ -83,3 +83,17 @@ R2STAR_RELAXIVITY_BLOOD = {1.5: 13.0, 3.0: 26.0}
 
 #: Native blood T2* (s), 1.5 T and 3 T (oxygenated arterial blood; order of magnitude).
 T2STAR_BLOOD_NATIVE_S = {1.5: 0.10, 3.0: 0.05}
+
+# --- AIF quality control ------------------------------------------------------------------
+#: AIF peak (blood, mmol/L) above which a non-linear conversion is flagged as saturation. Seed
+#: value of the issue (about 3 mmol/L); the dual-sequence AIF of Kellman et al. JCMR 2017;19:43
+#: is designed to stay linear well above it, a myocardial-series LV pool is not.
+AIF_SATURATION_PEAK_MM = 3.0
+
+#: Slope of the look-up table at the AIF peak, relative to its slope at 0, below which the
+#: conversion counts as non-linear (0.5: the signal gains half as much per mmol/L).
+AIF_LINEARITY_MIN = 0.5
+
+#: Baseline drift of the AIF (mmol/L over the whole series, from a line through the
+#: pre-bolus frames) above which a warning is raised.
+AIF_DRIFT_WARN_MM = 0.2

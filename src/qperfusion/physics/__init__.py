@@ -1,5 +1,6 @@
 """Signal physics: Bloch simulation of the readouts, relaxation, signal → gadolinium."""
 
+from qperfusion.physics.aif import AifCurve, aif_to_gd
 from qperfusion.physics.bloch import (
     READOUTS,
     center_line_index,
@@ -7,16 +8,47 @@ from qperfusion.physics.bloch import (
     rampup_flip_angles,
     readout_signal,
 )
+from qperfusion.physics.bolus import BolusLandmarks, bolus_landmarks, detrend_baseline
+from qperfusion.physics.conversion import TISSUES, GdSeries, blood_to_plasma, series_to_gd
+from qperfusion.physics.lut import (
+    REFERENCES,
+    LookUpTable,
+    build_lut,
+    native_relaxation_s,
+    spgr_steady_state_sequence,
+)
+from qperfusion.physics.normalise import noise_sigma_from_pd, rician_debias, smoothed_pd
 from qperfusion.physics.relaxation import agent_name, r1_from_gd, relaxivity, t2star_decay
+from qperfusion.physics.t2star import denoise_r2star, r2star_from_echoes, t2star_correct
 
 __all__ = [
     "READOUTS",
+    "REFERENCES",
+    "TISSUES",
+    "AifCurve",
+    "BolusLandmarks",
+    "GdSeries",
+    "LookUpTable",
     "agent_name",
+    "aif_to_gd",
+    "blood_to_plasma",
+    "bolus_landmarks",
+    "build_lut",
     "center_line_index",
+    "denoise_r2star",
+    "detrend_baseline",
     "flash_steady_state_mz",
+    "native_relaxation_s",
+    "noise_sigma_from_pd",
     "r1_from_gd",
+    "r2star_from_echoes",
     "rampup_flip_angles",
     "readout_signal",
     "relaxivity",
+    "rician_debias",
+    "series_to_gd",
+    "smoothed_pd",
+    "spgr_steady_state_sequence",
+    "t2star_correct",
     "t2star_decay",
 ]
