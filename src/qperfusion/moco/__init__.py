@@ -24,7 +24,13 @@ Convention: ``registered_t(p) = images_t(p + displacement_t(p))``, px, (dy, dx) 
 
 from __future__ import annotations
 
-from qperfusion.moco._fields import MocoInputError, invert_field, jacobian_determinant, warp
+from qperfusion.moco._fields import (
+    MocoInputError,
+    invert_field,
+    jacobian_determinant,
+    residual_displacement,
+    warp,
+)
 from qperfusion.moco.register import METHODS, MocoResult, register_series
 
 __all__ = [
@@ -34,5 +40,6 @@ __all__ = [
     "invert_field",
     "jacobian_determinant",
     "register_series",
+    "residual_displacement",
     "warp",
 ]

@@ -8,7 +8,13 @@ from scipy import ndimage as ndi
 from qperfusion.errors import QPerfusionError
 from qperfusion.moco._kernels import sample_bilinear, sample_nearest
 
-__all__ = ["MocoInputError", "invert_field", "jacobian_determinant", "warp"]
+__all__ = [
+    "MocoInputError",
+    "invert_field",
+    "jacobian_determinant",
+    "residual_displacement",
+    "warp",
+]
 
 
 class MocoInputError(QPerfusionError, ValueError):
@@ -158,3 +164,34 @@ def taper_weights(shape: tuple[int, int], box: tuple[int, int, int, int],
 def smooth_field(field: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian-smooth a (n, h, w, 2) field in-plane."""
     return ndi.gaussian_filter(field, (0, sigma, sigma, 0), mode="nearest")
+
+
+def residual_displacement(displacement: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Motion left after correction, against a known truth (phantom), per pixel and frame.
+
+    With ``observed_t(p) = static_t(p + u_t(p))`` (truth ``u``) and
+    ``registered_t(p) = observed_t(p + d_t(p))`` the registered frame samples the static one
+    at ``p + d(p) + u(p + d(p))``; the residual is the length of that offset.
+
+    Parameters
+    ----------
+    displacement, truth : ndarray of shape (n_slices, ny, nx, 2, T) or (ny, nx, 2, T), px
+
+    Returns
+    -------
+    ndarray of shape (n_slices, ny, nx, T) or (ny, nx, T), px, float32.
+    """
+    d_in = np.asarray(displacement, dtype=np.float32)
+    d, u = _as_5d(d_in), _as_5d(np.asarray(truth, dtype=np.float32))
+    if d.shape != u.shape:
+        raise MocoInputError(f"displacement {d.shape} and truth {u.shape} differ in shape")
+    S, ny, nx, _, T = d.shape
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
+    D = np.moveaxis(d, -1, 1).reshape(S * T, ny, nx, 2)
+    U = np.moveaxis(u, -1, 1).reshape(S * T, ny, nx, 2)
+    cy, cx = yy + D[..., 0], xx + D[..., 1]
+    uu = np.stack([sample_bilinear(np.ascontiguousarray(U[..., c]), cy, cx) for c in range(2)],
+                  axis=-1)
+    r = np.linalg.norm(D + uu, axis=-1).reshape(S, T, ny, nx)
+    out = np.moveaxis(r, 1, -1)
+    return out[0] if d_in.ndim == 4 else out

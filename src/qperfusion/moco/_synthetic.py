@@ -160,7 +160,9 @@ def synthetic_series(
         src = static[..., k]
         if k in through_plane_frames:
             # off-plane section: a smaller, displaced, blurred heart
-            r2 = np.hypot(yy - cy - 6, xx - cx + 4)
+            # each cough shows a different off-plane section
+            oy, ox = 6.0 * np.cos(1.7 * k), 6.0 * np.sin(1.7 * k)
+            r2 = np.hypot(yy - cy - oy, xx - cx - ox)
             src = render(k, soft(r2 < 7), soft((r2 >= 7) & (r2 < 12)), 0 * rv)
             src = ndi.gaussian_filter(src, 1.5)
         images[..., k] = ndi.map_coordinates(src, [yy + u[..., 0, k], xx + u[..., 1, k]],
