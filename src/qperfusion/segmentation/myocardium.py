@@ -29,8 +29,9 @@ from qperfusion.segmentation.polar import dp_closed_contour, polar_grid, to_pola
 __all__ = ["SliceSegmentation", "segment_slice"]
 
 N_ANGLES = 120
-#: weights of upslope, peak and pre-contrast signal in the epicardial edge
-W_EPI = (0.0, 1.0, 1.0)
+#: weights of upslope, peak, pre-contrast signal and relative enhancement in the
+#: epicardial edge
+W_EPI = (0.0, 1.0, 1.0, 0.0)
 #: weight of the wall-thickness prior (7 mm) in the epicardial cost
 EPI_PRIOR = 0.05
 #: typical wall thickness (mm) of the prior
@@ -38,6 +39,8 @@ WALL_MM = 6.0
 #: blood fraction at which the endocardium is placed (chosen on the GE series and the
 #: phantom, see benchmarks/segmentation.py; 0.5 would be the half-blood point)
 ENDO_LEVEL = 0.35
+#: fraction of the wall-to-outside step at which the epicardium is placed
+EPI_LEVEL = 0.35
 
 
 @dataclass
@@ -76,6 +79,26 @@ def _smooth_circular(r: np.ndarray, width: int) -> np.ndarray:
 def _radial_rising(p: np.ndarray) -> np.ndarray:
     """Radial derivative (per radius step) of a polar image, central differences."""
     return np.gradient(p, axis=1)
+
+
+def _refine_level(
+    dev: np.ndarray, idx: np.ndarray, wall: np.ndarray, level: float, reach: int
+) -> np.ndarray:
+    """Move each edge (the steepest point) inward to where ``dev`` has risen by ``level``
+    of its step from the wall to just outside: a partial-volume pixel counts as wall only
+    when it is mostly wall."""
+    n_a, n_r = dev.shape
+    out = idx.copy()
+    lo = np.array([np.median(dev[a][wall[a]]) if wall[a].any() else dev[a, 0]
+                   for a in range(n_a)])
+    hi = dev[np.arange(n_a), np.minimum(idx + reach, n_r - 1)]
+    thr = lo + level * (hi - lo)
+    for a in range(n_a):
+        j = idx[a]
+        while j > 0 and j > idx[a] - 2 * reach and dev[a, j - 1] > thr[a]:
+            j -= 1
+        out[a] = j
+    return out
 
 
 def contour_mask(
@@ -170,7 +193,9 @@ def segment_slice(
         radii[None, :] < endo[:, None] + 3.0 / spacing_mm + 1.0
     )
     dev = np.zeros_like(Up)
-    for X, wgt in ((Up, W_EPI[0]), (Pp, W_EPI[1]), (Bp, W_EPI[2])):
+    # relative enhancement drops sharply into epicardial fat (bright before contrast)
+    Rp = Pp / np.maximum(Bp / max(float(np.median(Bp[wall_band])), 1e-6), 0.2)
+    for X, wgt in ((Up, W_EPI[0]), (Pp, W_EPI[1]), (Bp, W_EPI[2]), (Rp, W_EPI[3])):
         lvl = float(np.median(X[wall_band]))
         dev += wgt * np.abs(X - lvl) / max(abs(lvl), 1e-6 + 0.05 * float(np.median(np.abs(X))))
     c_epi = -_radial_rising(ndimage.uniform_filter1d(dev, 3, axis=1))
@@ -185,6 +210,7 @@ def segment_slice(
     if bad.any():
         c_epi[bad, :] = np.where(d[bad] >= t_min, 0.0, np.inf)
     i_epi = dp_closed_contour(c_epi, max_jump=2)
+    i_epi = _refine_level(dev, i_epi, wall_band, EPI_LEVEL, reach=round(2.0 / step))
     epi = _smooth_circular(radii[i_epi], 5)
     epi = np.maximum(epi, endo + t_min * 0.8)
     shape = images.shape[:2]
