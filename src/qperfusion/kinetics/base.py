@@ -52,7 +52,7 @@ hematocrit conversion, NaN rows for bad curves, MBF/Fp in mL/min/g, AIC, and the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -135,6 +135,11 @@ class RawFit:
         Residual sum of squares ((mmol/L)²).
     n_free : float
         Number of fitted parameters (effective degrees of freedom for regularised fits).
+    extra : dict of str -> ndarray of shape (n, ...), optional
+        Further per-curve arrays the model's ``predict`` needs besides ``params`` (e.g. the
+        impulse response of the model-free deconvolution); the engine keeps them in
+        ``KineticFit.extra`` (NaN rows for bad curves) and passes them to ``predict`` inside
+        ``params``.
     """
 
     params: np.ndarray
@@ -142,6 +147,7 @@ class RawFit:
     success: np.ndarray
     rss: np.ndarray
     n_free: float
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class KineticModel(ABC):

@@ -210,6 +210,7 @@ def fit(
     success = np.zeros(n, dtype=bool)
     rss = np.full(n, np.nan)
     n_free = float(n_p)
+    extra: dict[str, np.ndarray] = {}
     if np.any(good):
         raw = kmodel.fit_batch(problem.with_curves(c[good]), bnds, **options)
         params[good] = raw.params
@@ -217,6 +218,10 @@ def fit(
         success[good] = raw.success & np.all(np.isfinite(raw.params), axis=1)
         rss[good] = raw.rss
         n_free = float(raw.n_free)
+        for key, val in raw.extra.items():
+            full = np.full((n, *np.shape(val)[1:]), np.nan)
+            full[good] = val
+            extra[key] = full
     params[~success] = np.nan
     sd[~success] = np.nan
     rss[~success] = np.nan
@@ -252,4 +257,5 @@ def fit(
         hematocrit=hct,
         problem=safe,
         kinetic_model=kmodel,
+        extra=extra,
     )

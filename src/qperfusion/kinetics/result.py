@@ -37,6 +37,8 @@ class KineticFit:
     mbf_sd_ml_min_g : ndarray of shape (n,)
         SD of ``mbf_ml_min_g`` (mL/min/g).
     hematocrit : float
+    extra : dict of str -> ndarray of shape (n, ...)
+        Model-specific per-curve arrays (e.g. ``"impulse_response"`` of ``modelfree``).
     """
 
     model: str
@@ -52,6 +54,7 @@ class KineticFit:
     hematocrit: float
     problem: FitProblem = field(repr=False)
     kinetic_model: KineticModel = field(repr=False)
+    extra: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_curves(self) -> int:
@@ -61,6 +64,9 @@ class KineticFit:
         """Model curves at the fitted parameters, shape (n, T) (mmol/L); NaN rows where failed."""
         names = self.kinetic_model.param_names
         params = {k: np.where(self.success, self.params[k], 0.0) for k in names}
+        for k, v in self.extra.items():
+            mask = self.success.reshape((-1,) + (1,) * (v.ndim - 1))
+            params[k] = np.where(mask, v, 0.0)
         out = self.kinetic_model.predict(params, self.problem)
         out[~self.success] = np.nan
         return out
