@@ -9,16 +9,35 @@ from qperfusion.io.model import PerfusionSeries, SequenceParams
 from qperfusion.physics import readout_signal, relaxivity, t2star_decay
 
 MYO_FLASH = SequenceParams(
-    readout="flash", td_s=0.1, tr_s=0.0025, te_s=(0.0011,), flip_deg=14.0, pd_flip_deg=5.0,
-    n_pe_lines=72, lines_to_center=36,
+    readout="flash",
+    td_s=0.1,
+    tr_s=0.0025,
+    te_s=(0.0011,),
+    flip_deg=14.0,
+    pd_flip_deg=5.0,
+    n_pe_lines=72,
+    lines_to_center=36,
 )
 MYO_SSFP = SequenceParams(
-    readout="ssfp", td_s=0.1, tr_s=0.0026, te_s=(0.0013,), flip_deg=50.0, pd_flip_deg=5.0,
-    n_pe_lines=72, lines_to_center=36, n_rampup=5,
+    readout="ssfp",
+    td_s=0.1,
+    tr_s=0.0026,
+    te_s=(0.0013,),
+    flip_deg=50.0,
+    pd_flip_deg=5.0,
+    n_pe_lines=72,
+    lines_to_center=36,
+    n_rampup=5,
 )
 AIF_FLASH = SequenceParams(
-    readout="flash", td_s=0.0045, tr_s=0.0025, te_s=(0.0008, 0.0018), flip_deg=5.0,
-    pd_flip_deg=5.0, n_pe_lines=24, lines_to_center=12,
+    readout="flash",
+    td_s=0.0045,
+    tr_s=0.0025,
+    te_s=(0.0008, 0.0018),
+    flip_deg=5.0,
+    pd_flip_deg=5.0,
+    n_pe_lines=24,
+    lines_to_center=12,
 )
 
 
