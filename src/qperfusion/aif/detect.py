@@ -169,6 +169,7 @@ def detect_blood_pool(
     if core.sum() < 4:
         core = lv.copy()
     core &= f.upslope >= 0.75 * np.median(f.upslope[lv])
+    core &= _always_blood(img[..., pd_frames:], f.baseline, lv, f.noise)
     if core.sum() < 4:
         core = lv & (f.upslope >= np.median(f.upslope[lv]))
     lv_arr = float(np.median(f.t_arrival_s[lv]))
@@ -186,6 +187,24 @@ def detect_blood_pool(
         mask=core, lv_pool=lv, rv_pool=rv, confidence=conf, features=f,
         lv_arrival_s=lv_arr, rv_arrival_s=rv_arr, flags=flags,
     )
+
+
+def _always_blood(
+    dyn: np.ndarray, baseline: np.ndarray, pool: np.ndarray, noise: float
+) -> np.ndarray:
+    """Pixels that enhance like the pool in every frame of the bolus.
+
+    A pixel that breathing moves out of the pool for a few frames dips below the pool's
+    enhancement in those frames (unsmoothed frames, so a short dip is not averaged away).
+    """
+    e = dyn - baseline[..., None]
+    ref = np.median(e[pool], axis=0)  # (T,)
+    bolus = ref >= 0.5 * ref.max()
+    if bolus.sum() < 2:
+        return np.ones(pool.shape, dtype=bool)
+    ratio = e[..., bolus] / ref[bolus]
+    tol = 3.0 * noise / ref[bolus]
+    return np.all(ratio >= 0.8 - tol, axis=-1)
 
 
 def _spread(f: TemporalFeatures, m: np.ndarray) -> float:
