@@ -34,6 +34,7 @@ def test_model_contract(name, curves):
     assert set(model.param_units) == set(model.param_names) == set(model.default_bounds)
     assert model.flow_param is None or model.flow_param in model.param_names
     assert model.reference
+    before = c.copy()
     fit = kinetics.fit(name, c, aif=aif, times=t, hematocrit=HCT)
     n = c.shape[0]
     for arr in (fit.success, fit.rss, fit.residual, fit.aic, fit.mbf_ml_min_g, fit.fp_ml_min_g):
@@ -63,7 +64,7 @@ def test_model_contract(name, curves):
         np.testing.assert_allclose(fit.fp_ml_min_g[good], blood * (1 - HCT))
         assert np.all((fit.mbf_ml_min_g[good] > 0.1) & (fit.mbf_ml_min_g[good] < 20))
     # inputs never modified
-    assert np.isnan(c[1, 7]) and c.flags.writeable
+    np.testing.assert_array_equal(c, before)
 
 
 @pytest.mark.parametrize("name", kinetics.MODELS)
