@@ -1,4 +1,4 @@
-"""BTEX forward solver: grid convergence, agreement with the PDEs solved directly, analytic limits."""
+"""BTEX forward solver: grid convergence, agreement with the PDEs, analytic limits."""
 
 from __future__ import annotations
 

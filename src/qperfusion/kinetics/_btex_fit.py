@@ -51,7 +51,7 @@ def _eval(x, scale, out_t, times, cin, acum, grid, h, out, w, q, surv):
 
 @njit(cache=True)
 def _solve_spd(a, b, out):
-    """Solve the small symmetric positive-definite system ``a out = b`` (Cholesky); False if not SPD."""
+    """Solve the small SPD system ``a out = b`` by Cholesky; False if ``a`` is not SPD."""
     n = b.shape[0]
     lo = np.zeros((n, n))
     for i in range(n):
@@ -232,17 +232,26 @@ def lm_batch(curves, x0, lo, hi, scale, out_t, times, cin, h, max_iter):
 
 
 @njit(cache=True, parallel=True)
-def nearest_rows(scores, bias):
-    """Row-wise argmin of ``bias − 2·scores`` (scores = curves · tableᵀ, bias = ‖table‖²)."""
-    n, k = scores.shape
-    out = np.empty(n, dtype=np.int64)
+def nearest_rows(scores, bias, k):
+    """Row-wise ``k`` smallest of ``bias − 2·scores`` (scores = curves · tableᵀ, bias = ‖table‖²).
+
+    Returns the table indices (n, k), best first.
+    """
+    n, m = scores.shape
+    k = min(k, m)
+    out = np.empty((n, k), dtype=np.int64)
     for i in prange(n):
-        best = np.inf
-        arg = 0
-        for j in range(k):
+        best = np.full(k, np.inf)
+        arg = np.zeros(k, dtype=np.int64)
+        for j in range(m):
             v = bias[j] - 2.0 * scores[i, j]
-            if v < best:
-                best = v
-                arg = j
+            if v < best[k - 1]:
+                pos = k - 1
+                while pos > 0 and best[pos - 1] > v:
+                    best[pos] = best[pos - 1]
+                    arg[pos] = arg[pos - 1]
+                    pos -= 1
+                best[pos] = v
+                arg[pos] = j
         out[i] = arg
     return out

@@ -73,15 +73,18 @@ def table_start(
     h: float,
     lo: np.ndarray,
     hi: np.ndarray,
+    n_starts: int = 1,
 ) -> np.ndarray:
-    """Nearest table parameters (n, 5), internal units, for ``curves`` (n, T) at ``out_t``.
+    """Nearest table parameters (n, n_starts, 5), internal units, best first.
 
-    ``cin`` is the plasma AIF (mmol/L) at ``times``; ``lo, hi`` the bounds (5,), internal units.
+    ``curves`` (n, T) at ``out_t``; ``cin`` is the plasma AIF (mmol/L) at ``times``;
+    ``lo, hi`` the bounds (5,), internal units.
     """
     grid, table, norms = _table(out_t, times, cin, h, lo, hi)
-    out = np.empty((curves.shape[0], 5))
+    k = min(n_starts, grid.shape[0])
+    out = np.empty((curves.shape[0], k, 5))
     for start in range(0, curves.shape[0], _CHUNK):
         block = np.ascontiguousarray(curves[start : start + _CHUNK], dtype=np.float32)
         scores = block @ table.T
-        out[start : start + _CHUNK] = grid[nearest_rows(scores, norms)]
+        out[start : start + _CHUNK] = grid[nearest_rows(scores, norms, k)]
     return out

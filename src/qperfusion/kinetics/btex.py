@@ -40,7 +40,7 @@ PARAM_NAMES: tuple[str, ...] = ("fp", "ps", "vp", "ve", "delay")
 # scaled fitting units: every coordinate O(1) (flows in mL/min/mL, volumes in tenths)
 _SCALE = np.array([1 / 60, 1 / 60, 0.1, 0.1, 1.0])
 _STEP_RANGE_S = (0.05, 1.0)
-_OPTIONS = ("step", "max_iter", "table")
+_OPTIONS = ("step", "max_iter", "table", "n_starts")
 
 
 def default_step(times: np.ndarray) -> float:
@@ -107,8 +107,9 @@ class BTEXModel(KineticModel):
 
     Options of ``fit_batch``: ``step`` (s, quadrature step, default the shortest frame
     spacing), ``max_iter`` (Levenberg–Marquardt iterations, default 30), ``table`` (bool,
-    start from the nearest table curve, default True; False starts every curve at the middle
-    of the bounds).
+    start from the nearest table curves, default True; False starts every curve at the middle
+    of the bounds), ``n_starts`` (refine the ``n_starts`` nearest table curves and keep the
+    best, default 3: the likelihood has separate minima along the Fp–delay–vp valley).
     """
 
     name: ClassVar[str] = "btex"
@@ -165,22 +166,22 @@ class BTEXModel(KineticModel):
         curves = np.ascontiguousarray(problem.curves, dtype=np.float64)
         n = curves.shape[0]
         if options.get("table", True):
-            start = table_start(curves, out_t, t_in, cin, h, lo, hi)
+            n_starts = int(options.get("n_starts", 3))
+            start = table_start(curves, out_t, t_in, cin, h, lo, hi, n_starts)
         else:
-            start = np.tile(0.5 * (lo + hi), (n, 1))
+            start = np.broadcast_to(0.5 * (lo + hi), (n, 1, len(PARAM_NAMES)))
+        k = start.shape[1]
         params, sd, rss, _n_iter, ok = lm_batch(
-            curves,
-            np.ascontiguousarray(start / _SCALE),
-            lo / _SCALE,
-            hi / _SCALE,
-            _SCALE,
-            out_t,
-            t_in,
-            cin,
-            h,
-            max_iter,
+            np.repeat(curves, k, axis=0), np.ascontiguousarray(start.reshape(-1, 5) / _SCALE),
+            lo / _SCALE, hi / _SCALE, _SCALE, out_t, t_in, cin, h, max_iter,
         )
-        return RawFit(params=params, sd=sd, success=ok, rss=rss, n_free=float(len(PARAM_NAMES)))
+        # keep the best of the k refinements of each curve
+        rss_k = np.where(ok, rss, np.inf).reshape(n, k)
+        best = np.argmin(rss_k, axis=1) + k * np.arange(n)
+        return RawFit(
+            params=params[best], sd=sd[best], success=ok[best], rss=rss[best],
+            n_free=float(len(PARAM_NAMES)),
+        )
 
     def predict(self, params: dict[str, np.ndarray], problem: FitProblem) -> np.ndarray:
         """Model curves ``(n, T)`` (mmol/L) at ``problem.times``."""
