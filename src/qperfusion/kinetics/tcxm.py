@@ -131,10 +131,12 @@ class TCXMModel(ParametricModel):
     flow_param = "fp"
     reference = "Sourbron & Buckley, NMR Biomed 2013;26:1004, doi:10.1002/nbm.2940"
     model_id = MODEL_2CXM
+    # start shapes: plasma transit vp/fp (s), extraction-like ps/fp, interstitial time ve/ps (s);
+    # the amplitude is scaled to each curve, so only these ratios matter
     starts = tuple(
-        {"fp": 0.01, "ps": ps, "vp": vp, "ve": ve}
-        for vp in (0.01, 0.04, 0.15, 0.6)
-        for ps in (0.001, 0.005)
-        for ve in (0.1, 0.4)
+        {"fp": 0.01, "ps": 0.01 * ratio, "vp": 0.01 * transit, "ve": 0.01 * ratio * te}
+        for transit in (1.0, 5.0, 25.0, 120.0)
+        for ratio in (0.15, 1.0)
+        for te in (8.0, 40.0, 200.0)
     )
     scale_params = ("fp", "ps", "vp", "ve")
