@@ -19,6 +19,7 @@ from qperfusion.analysis import (
     write_results_json,
     write_segments_csv,
 )
+from qperfusion.errors import QPerfusionError
 from qperfusion.qc import QCFlag
 
 FIXED_TOP = {"qperfusion_version", "model", "states", "mpr", "findings"}
@@ -141,3 +142,13 @@ def test_json_and_csv_files(tmp_path):
     assert row7["classification"] == "normal"
     glob = next(x for x in got if x["state"] == "rest" and x["segment"] == "global")
     assert float(glob["mbf_ml_min_g"]) == pytest.approx(1.0)
+
+
+def test_missing_flow_map_for_the_convention_raises():
+    labels = np.ones((1, 4, 4), np.uint8)
+    st = segment_statistics({"mbf_ml_min_g": np.full((1, 4, 4), 2.0)}, labels)
+    with pytest.raises(QPerfusionError, match="fp_ml_min_g"):
+        build_results({"stress": StateSummary(st)}, model="fermi")
+    r = build_results({"stress": StateSummary(st)}, model="fermi",
+                      thresholds=Thresholds(flow="mbf"))
+    assert r["findings"]["classification"]["1"] == "normal"

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from qperfusion.analysis.aha import AHA_SEGMENTS
-from qperfusion.analysis.classify import Thresholds, classify_segments
+from qperfusion.analysis.classify import FLOW_CONVENTIONS, Thresholds, classify_segments
 from qperfusion.analysis.mpr import mpr, segment_mpr
 from qperfusion.analysis.qc import collect_qc, mpr_flags, segment_flags
 from qperfusion.analysis.segments import SegmentStatistics
+from qperfusion.errors import QPerfusionError
 from qperfusion.qc import QCFlag
 
 __all__ = [
@@ -166,6 +167,12 @@ def build_results(
 
     stress = states.get("stress")
     rest = states.get("rest")
+    if stress is not None and t.flow_key not in stress.stats.maps:
+        raise QPerfusionError(
+            f"the stress statistics have no {t.flow_key!r} map (have {list(stress.stats.maps)}); "
+            f"pass it to segment_statistics or choose Thresholds(flow=...) among "
+            f"{sorted(FLOW_CONVENTIONS)}"
+        )
     seg_mpr: dict[int, float] = {s: float("nan") for s in AHA_SEGMENTS}
     global_mpr = float("nan")
     if stress is not None and rest is not None:

@@ -54,8 +54,8 @@ def crop_box(mask: np.ndarray, *, margin: float = 0.35, min_size: int = 24) -> t
     cols = np.nonzero(any2d.any(axis=0))[0]
     cy, cx = 0.5 * (rows[0] + rows[-1]), 0.5 * (cols[0] + cols[-1])
     half = max(rows[-1] - rows[0], cols[-1] - cols[0], min_size) * (0.5 + margin)
-    r0, r1 = int(max(cy - half, 0)), int(min(cy + half + 1, ny))
-    c0, c1 = int(max(cx - half, 0)), int(min(cx + half + 1, nx))
+    r0, r1 = max(int(np.floor(cy - half)), 0), min(int(np.ceil(cy + half)) + 1, ny)
+    c0, c1 = max(int(np.floor(cx - half)), 0), min(int(np.ceil(cx + half)) + 1, nx)
     return slice(r0, r1), slice(c0, c1)
 
 
