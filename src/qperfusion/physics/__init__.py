@@ -17,11 +17,17 @@ from qperfusion.physics.lut import (
     native_relaxation_s,
     spgr_steady_state_sequence,
 )
-from qperfusion.physics.normalise import noise_sigma_from_pd, rician_debias, smoothed_pd
+from qperfusion.physics.normalise import (
+    PD_FILTERS,
+    noise_sigma_from_pd,
+    rician_debias,
+    smoothed_pd,
+)
 from qperfusion.physics.relaxation import agent_name, r1_from_gd, relaxivity, t2star_decay
 from qperfusion.physics.t2star import denoise_r2star, r2star_from_echoes, t2star_correct
 
 __all__ = [
+    "PD_FILTERS",
     "READOUTS",
     "REFERENCES",
     "TISSUES",

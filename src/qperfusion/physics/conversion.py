@@ -101,6 +101,12 @@ def _flag(code: str, severity: str, message: str) -> QCFlag:
     return QCFlag(code=code, severity=severity, message=message, stage="physics")  # type: ignore[arg-type]
 
 
+def _pd_power_mean(pd: np.ndarray, sigma: float) -> np.ndarray:
+    """Noise-bias-free PD amplitude: √(mean over PD frames of M² − 2σ²), shape (..., 1)."""
+    power = np.mean(pd * pd, axis=-1, keepdims=True)
+    return np.sqrt(np.maximum(power - 2.0 * sigma * sigma, 0.0)) if sigma > 0 else np.sqrt(power)
+
+
 def resolve_t1_0(t1_0_s: float | ArrayLike | None, tissue: str, field_t: float) -> np.ndarray:
     """Native T1 (s): the given value or map, else the literature default of the tissue."""
     if tissue not in TISSUES:
@@ -149,7 +155,8 @@ def series_to_gd(
     mask: ArrayLike | None = None,
     relaxivity: tuple[float, float] | None = None,
     t2_0_s: float | None = None,
-    pd_smoothing_px: float = 1.0,
+    pd_filter: str = "median",
+    pd_filter_px: float = 1.0,
     noise_sigma: float | None = None,
     baseline_correction: bool = True,
     n_baseline: int | None = None,
@@ -175,8 +182,10 @@ def series_to_gd(
         (r1, r2) in L/mmol/s; default the preset of the series' agent and field.
     t2_0_s : float, optional
         Native T2 (s) for bSSFP; default the literature value of ``tissue``.
-    pd_smoothing_px : float, optional
-        In-plane Gaussian width (pixels) of the PD smoothing; 0 disables it.
+    pd_filter : {"median", "gaussian", "none"}, optional
+        In-plane filter of the PD reference (:func:`qperfusion.physics.smoothed_pd`).
+    pd_filter_px : float, optional
+        Its size (median half-width or Gaussian σ, pixels); 0 disables it.
     noise_sigma : float, optional
         Per-channel noise σ (scanner units) for the magnitude-bias removal; default measured
         from two PD frames (not removed when there are fewer).
@@ -219,7 +228,9 @@ def series_to_gd(
     foot = bolus_landmarks(np.nanmean(sr, axis=(0, 1, 2))).arrival_index
     nb = int(n_baseline) if n_baseline is not None else foot
     if use_pd:
-        ref = smoothed_pd(data[..., :npd], sigma_px=pd_smoothing_px)
+        ref = smoothed_pd(
+            _pd_power_mean(data[..., :npd], sigma), size_px=pd_filter_px, method=pd_filter
+        )
     else:
         if nb < 1:
             raise ValueError(
@@ -273,8 +284,10 @@ def series_to_gd(
         )
 
     if baseline_correction and nb >= 2:
-        offset = np.nanmean(gd[..., :nb], axis=-1)
-        med = float(np.nanmedian(offset)) if np.isfinite(offset).any() else 0.0
+        base = gd[..., :nb]
+        n_ok = np.isfinite(base).sum(axis=-1)
+        offset = np.where(n_ok > 0, np.nansum(base, axis=-1) / np.maximum(n_ok, 1), np.nan)
+        med = float(np.median(offset[n_ok > 0])) if (n_ok > 0).any() else 0.0
         gd = gd - offset[..., None]
         if abs(med) > _BASELINE_OFFSET_WARN_MM:
             flags.append(

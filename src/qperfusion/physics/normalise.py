@@ -2,9 +2,9 @@
 
 The PD frames (no saturation, low flip angle) carry the same M0 × receive-coil sensitivity as
 the saturation-recovery frames, so SR/PD cancels both. The PD image is averaged over the PD
-frames and smoothed in-plane (the coil sensitivity is smooth; smoothing keeps PD noise out of
-every Gd value) with a *normalised* Gaussian, so the image edge and the air around the body do
-not pull the smoothed value down.
+frames and filtered in-plane to keep PD noise out of every Gd value: by default a 3 × 3
+median, which follows the smooth coil sensitivity but, unlike a Gaussian, does not mix the
+~10 % different proton densities of blood and myocardium across their boundary.
 
 Magnitude images are biased upwards by noise (Rician: ``E[M²] = A² + 2σ²``), which matters in
 the dark pre-contrast SR frames. The noise σ is measured from the difference of two PD frames
@@ -22,43 +22,61 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage
 
-__all__ = ["noise_sigma_from_pd", "rician_debias", "smoothed_pd"]
+__all__ = ["PD_FILTERS", "noise_sigma_from_pd", "rician_debias", "smoothed_pd"]
+
+
+#: In-plane filters of the PD image. A median keeps tissue boundaries (PD differs between
+#: blood and myocardium by ~10 %) while removing noise; a normalised Gaussian is smoother but
+#: mixes tissues across a boundary.
+PD_FILTERS: tuple[str, ...] = ("median", "gaussian", "none")
 
 
 def smoothed_pd(
-    pd_images: ArrayLike, *, sigma_px: float = 1.0, rel_threshold: float = 0.1
+    pd_images: ArrayLike,
+    *,
+    size_px: float = 1.0,
+    method: str = "median",
+    rel_threshold: float = 0.1,
 ) -> np.ndarray:
-    """Time-averaged, in-plane smoothed PD image (surface-coil correction).
+    """Time-averaged, in-plane filtered PD image (surface-coil and M0 reference).
 
     Parameters
     ----------
     pd_images : array_like of shape (n_slices, ny, nx, n_pd)
         The PD frames (scanner units).
-    sigma_px : float, optional
-        Gaussian width (pixels) of the in-plane smoothing; 0 means no smoothing.
+    size_px : float, optional
+        Filter size: the median window's half-width (``1`` → 3 × 3) or the Gaussian σ
+        (pixels); 0 means no filtering.
+    method : {"median", "gaussian", "none"}, optional
+        The in-plane filter (see :data:`PD_FILTERS`).
     rel_threshold : float, optional
-        Pixels darker than this fraction of the slice's 99th percentile (air) are left out of
-        the smoothing and keep their own average.
+        Gaussian only: pixels darker than this fraction of the slice's 99th percentile (air)
+        are left out of the smoothing and keep their own average.
 
     Returns
     -------
     ndarray of shape (n_slices, ny, nx)
-        Smoothed PD signal (scanner units).
+        Filtered PD signal (scanner units).
     """
+    if method not in PD_FILTERS:
+        raise ValueError(f"PD filter {method!r} is not one of {PD_FILTERS}")
     pd = np.asarray(pd_images, dtype=float)
     if pd.ndim != 4 or pd.shape[-1] < 1:
         raise ValueError(
             f"pd_images must be (n_slices, ny, nx, n_pd) with n_pd >= 1, got {pd.shape}"
         )
     mean = pd.mean(axis=-1)
-    if sigma_px <= 0:
+    if size_px <= 0 or method == "none":
         return mean
+    if method == "median":
+        width = 2 * round(size_px) + 1
+        return ndimage.median_filter(mean, size=(1, width, width), mode="nearest")
     out = mean.copy()
     for k in range(mean.shape[0]):  # a handful of slices, each a whole-image filter
         img = mean[k]
         w = (img > rel_threshold * np.nanpercentile(img, 99)).astype(float)
-        num = ndimage.gaussian_filter(img * w, sigma_px, mode="nearest")
-        den = ndimage.gaussian_filter(w, sigma_px, mode="nearest")
+        num = ndimage.gaussian_filter(img * w, size_px, mode="nearest")
+        den = ndimage.gaussian_filter(w, size_px, mode="nearest")
         smooth = np.divide(num, den, out=np.zeros_like(num), where=den > 1e-6)
         out[k] = np.where(w > 0, smooth, img)
     return out
