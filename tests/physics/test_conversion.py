@@ -108,7 +108,8 @@ def test_rician_bias_is_removed_from_the_signal() -> None:
 
 def test_median_pd_filter_keeps_tissue_boundaries() -> None:
     m0 = _coil_and_tissue_m0((1, 20, 20))[..., None] * np.ones(3)
-    np.testing.assert_allclose(smoothed_pd(m0), m0[..., 0], rtol=2e-3)
+    inner = (slice(None), slice(1, -1), slice(1, -1))
+    np.testing.assert_allclose(smoothed_pd(m0)[inner], m0[..., 0][inner], rtol=2e-3)
     assert np.max(np.abs(smoothed_pd(m0, method="gaussian") / m0[..., 0] - 1)) > 0.01
     with pytest.raises(ValueError, match="median"):
         smoothed_pd(m0, method="bilateral")
