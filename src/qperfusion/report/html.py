@@ -8,6 +8,7 @@ disagree with results.json.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ __all__ = ["FIGURE_TEXT", "render_report", "write_report"]
 FIGURE_TEXT: dict[str, tuple[str, str]] = {
     "bullseye": (
         "AHA 16-segment bullseye",
-        "Median MBF per segment (blood flow, mL/min/g) and MPR = stress / rest. Outer ring "
-        "basal, middle ring mid, inner ring apical; anterior at the top, septum on the left. "
-        "Cross-hatched with a thick outline: abnormal; single hatch: borderline.",
+        "Median MBF per segment (blood flow, mL/min/g) and, with stress and rest, MPR = "
+        "stress / rest. Outer ring basal, middle ring mid, inner ring apical; anterior at the "
+        "top, septum on the left. Classification (on the MPR panel, else on stress): "
+        "cross-hatched with a thick outline = abnormal, dotted = borderline.",
     ),
     "maps": (
         "Pixel-wise MBF maps",
@@ -55,6 +57,7 @@ _BASIS_WORDS = {
 }
 
 
+@functools.cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("qperfusion.report", "templates"),
