@@ -97,6 +97,8 @@ class SegmentStatistics:
         The same keys (without ``name``) over every myocardial pixel (labels 1–16).
     statistic : str
         The central statistic used (a key of :data:`STATISTICS`).
+    maps : tuple of str
+        Names of the value maps summarised (SD maps excluded), first one decides ``n_valid``.
     """
 
     segments: dict[int, dict[str, float | int | str]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,6 @@ class StateImages:
     aif_mM: np.ndarray | None = None  # noqa: N815 (mmol/L, the contract's spelling)
     segment_curves: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     slice_names: tuple[str, ...] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _bullseye_figure(results: Mapping) -> Figure:
