@@ -142,3 +142,10 @@ def test_bad_input_messages(tmp_path):
     with pytest.raises(QPerfusionError, match="ImagePositionPatient"):
         write_parametric_map(tmp_path / "x.dcm", vol, h)
     assert "mbf_ml_min_g" in QUANTITIES
+
+
+def test_all_nan_map_of_a_failed_state(tmp_path):
+    headers, _ = source_headers()
+    vol = np.full((3, ROWS, COLS), np.nan)
+    p = write_parametric_map(tmp_path / "nan.dcm", vol, headers)
+    assert np.isnan(read_parametric_map(p, headers)).all()
