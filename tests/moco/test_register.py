@@ -20,7 +20,7 @@ def test_residual_displacement_in_myocardium(series, registered):
     myo = r[keep][:, series.myocardium]
     before = np.linalg.norm(np.moveaxis(series.displacement, -1, 0)[keep][:, series.myocardium],
                             axis=-1)
-    assert np.median(before) > 1.5  # the test has motion to correct
+    assert np.percentile(before, 95) > 4.0  # the test has motion to correct
     assert np.median(myo) <= 0.5
     assert np.percentile(myo, 95) <= 1.0
     # proton-density frames (other contrast) land in the same geometry
@@ -49,10 +49,11 @@ def test_tissue_curves_follow_truth_and_outliers_are_bridged(series, registered)
     myo = series.myocardium
     truth = series.static[myo].mean(axis=0)  # the motion-free curve (partial volume included)
     T = truth.size
+    moved = np.median(np.linalg.norm(series.displacement[myo], axis=1), axis=0) > 2.0  # px
     good = ~registered.outliers[0]
     err_after = np.abs(reg[myo].mean(axis=0) - truth)[good]
     err_before = np.abs(series.images[myo].mean(axis=0) - truth)[good]
-    assert np.median(err_after) < 0.4 * np.median(err_before)
+    assert np.median(err_after[moved[good]]) < 0.4 * np.median(err_before[moved[good]])
     # worst at the LV peak: 0.3 px of residual lets bright blood into the edge pixels
     assert err_after.max() < 0.15 * np.ptp(truth[series.pd_frames:])
     # bridged outlier frame: the interpolation of its neighbours
@@ -78,7 +79,7 @@ def test_masks_carried_back_to_acquired_frames(series, registered):
 
 
 def test_too_many_outliers_raise_qc_warning():
-    coughs = tuple(range(12, 40, 3))  # 10 of 40 frames
+    coughs = tuple(range(9, 40, 3))  # 11 of 40 frames
     s = synthetic_series(shape=(96, 128), n_frames=40, through_plane_frames=coughs,
                          jump_frames=(), seed=3)
     res = moco.register_series(s.images, pd_frames=s.pd_frames)

@@ -125,14 +125,37 @@ def invert_field(displacement: np.ndarray, *, n_iter: int = 20) -> np.ndarray:
     d = _as_5d(d_in)
     S, ny, nx, _, T = d.shape
     u = np.moveaxis(d, -1, 1).reshape(S * T, ny, nx, 2)  # (S*T, ny, nx, 2)
-    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
+    v = invert_stack(u, n_iter=n_iter)
+    out = np.moveaxis(v.reshape(S, T, ny, nx, 2), 1, -1)
+    return out.reshape(d_in.shape).astype(np.float32)
+
+
+def invert_stack(u: np.ndarray, *, n_iter: int = 20) -> np.ndarray:
+    """:func:`invert_field` for a (n, h, w, 2) stack of fields."""
+    h, w = u.shape[1:3]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u = np.asarray(u, dtype=np.float32)
     v = -u.copy()
     uy, ux = np.ascontiguousarray(u[..., 0]), np.ascontiguousarray(u[..., 1])
     for _ in range(n_iter):
         cy, cx = yy + v[..., 0], xx + v[..., 1]
         v = -np.stack([sample_bilinear(uy, cy, cx), sample_bilinear(ux, cy, cx)], axis=-1)
-    out = np.moveaxis(v.reshape(S, T, ny, nx, 2), 1, -1)
-    return out.reshape(d_in.shape).astype(np.float32)
+    return v
+
+
+def compose_before(field: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Field of ``R(p + v(p))`` where ``R(p) = I(p + field(p))``: ``v + field(p + v(p))``.
+
+    field : (n, h, w, 2); v : (h, w, 2) applied to every frame.
+    """
+    n, h, w, _ = field.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy = np.broadcast_to(yy + v[..., 0], (n, h, w))
+    cx = np.broadcast_to(xx + v[..., 1], (n, h, w))
+    out = np.empty_like(field, dtype=np.float32)
+    for c in range(2):
+        out[..., c] = v[..., c] + sample_bilinear(np.ascontiguousarray(field[..., c]), cy, cx)
+    return out
 
 
 def jacobian_determinant(field: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
+from scipy import stats
 
 from qperfusion.moco._fields import jacobian_determinant
 
@@ -23,7 +24,7 @@ def find_outliers(
     *,
     pd_frames: int,
     z_max: float = 5.0,
-    ratio_max: float = 1.6,
+    ratio_max: float = 2.5,
     fold_fraction_max: float = 0.002,
     smooth_px: float = 2.0,
     border_px: int = 8,
@@ -34,7 +35,8 @@ def find_outliers(
 
     * residual to the model: the RMS of ``registered - model`` over the crop (Gaussian
       smoothed by ``smooth_px`` so that noise does not count; ``border_px`` at the box edge
-      left out) is compared
+      left out, divided by what a registered frame of that contrast leaves: a robust line
+      through residual vs the SD of the model frame) is compared
       with the other frames of the same kind (saturation-recovery vs proton-density);
       flagged when it is both a robust outlier (z > ``z_max``, median/MAD) and
       ``ratio_max`` times the median (a noise-only spread never flags);
@@ -60,7 +62,15 @@ def find_outliers(
     # the box edge samples clamped pixels after a large shift: judge the inside only
     b = min(border_px, diff.shape[1] // 6, diff.shape[2] // 6)
     inner = diff[:, b:diff.shape[1] - b, b:diff.shape[2] - b]
-    res = np.sqrt(np.mean(inner**2, axis=(1, 2)))
+    raw = np.sqrt(np.mean(inner**2, axis=(1, 2)))
+    # what a well-registered frame leaves: a noise floor plus model error growing with the
+    # frame's contrast (the model is least exact at bolus arrival, which is not motion);
+    # a robust (Theil–Sen) line through (contrast, residual) over the frames
+    contrast = np.std(model[:, b:model.shape[1] - b, b:model.shape[2] - b], axis=(1, 2))
+    sr = np.arange(pd_frames, T)
+    slope, icpt, _, _ = stats.theilslopes(raw[sr], contrast[sr])
+    expected = np.maximum(icpt + max(slope, 0.0) * contrast, 0.25 * np.median(raw[sr]))
+    res = raw / expected
     ratio = np.ones(T)
     outliers = np.zeros(T, dtype=bool)
     reasons: dict[int, str] = {}

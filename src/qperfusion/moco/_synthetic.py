@@ -66,7 +66,7 @@ def synthetic_series(
     shape: tuple[int, int] = (144, 192),
     n_frames: int = 60,
     pd_frames: int = 3,
-    resp_amplitude_px: tuple[float, float] = (5.0, 2.0),
+    resp_amplitude_px: tuple[float, float] = (6.0, 2.5),
     jump_frames: tuple[int, ...] = (30,),
     jump_px: tuple[float, float] = (9.0, -5.0),
     through_plane_frames: tuple[int, ...] = (42,),
@@ -138,18 +138,18 @@ def synthetic_series(
 
     static = np.stack([render(k, lv, myo, rv) for k in range(T)], axis=-1)
 
-    # respiration: ~4 s period with a varying depth; the heart translates, the chest wall
-    # moves less (non-rigid, smooth falloff away from the heart)
+    # respiration: ~4 s period with a varying depth and a dwell at end-expiration (the static
+    # geometry, u = 0); the heart translates, the chest wall moves less (non-rigid, smooth
+    # falloff away from the heart)
     phase = 2 * np.pi * t / 4.3 + rng.uniform(0, 2 * np.pi)
     depth = 1.0 + 0.2 * np.sin(2 * np.pi * t / 13.0)
-    a = np.stack([resp_amplitude_px[0] * depth * 0.5 * (1 - np.cos(phase)),
-                  resp_amplitude_px[1] * depth * 0.5 * (1 - np.cos(phase))], axis=0)
-    a -= a.mean(axis=1, keepdims=True)
+    level = depth * np.sin(phase / 2) ** 4
+    a = np.stack([resp_amplitude_px[0] * level, resp_amplitude_px[1] * level], axis=0)
     for j in jump_frames:
         a[:, j] += jump_px
     w = np.exp(-(((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 45.0**2)))
     # small non-rigid part: a mild radial squeeze of the heart in phase with breathing
-    sq = 0.04 * np.sin(phase)
+    sq = 0.04 * level
     u = np.empty((ny, nx, 2, T), dtype=np.float32)
     for k in range(T):
         u[..., 0, k] = a[0, k] * w + sq[k] * (yy - cy) * w

@@ -10,12 +10,12 @@ from skimage.registration import optical_flow_ilk, optical_flow_tvl1, phase_cros
 
 from qperfusion.moco._crop import heart_box
 from qperfusion.moco._demons import demons, warp_stack
-from qperfusion.moco._fields import MocoInputError, taper_weights
+from qperfusion.moco._fields import MocoInputError, compose_before, invert_stack, taper_weights
 from qperfusion.moco._model import lowrank_model
 from qperfusion.moco._outliers import find_outliers, interpolate_frames
 from qperfusion.qc import QCFlag
 
-__all__ = ["METHODS", "MocoResult", "register_series"]
+__all__ = ["METHODS", "REFERENCES", "MocoResult", "register_series"]
 
 # A registration method moves every frame of `moving` (T, h, w) onto the matching synthetic
 # frame of `fixed`, starting from `init` (T, h, w, 2); `warm` is False on the first pass.
@@ -24,7 +24,7 @@ Method = Callable[[np.ndarray, np.ndarray, np.ndarray, bool], np.ndarray]
 
 def _demons(fixed: np.ndarray, moving: np.ndarray, init: np.ndarray, warm: bool) -> np.ndarray:
     iters = (10, 10) if warm else (20, 20, 15)
-    return demons(fixed, moving, init, iters=iters, sigma_fluid=1.0, sigma_diff=3.0)
+    return demons(fixed, moving, init, iters=iters, sigma_fluid=1.0, sigma_diff=3.5)
 
 
 def _compose_after(init: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -99,6 +99,35 @@ def _rigid(model: np.ndarray, moving: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Geometry the registered series is put in. ``"expiration"``: the position the heart keeps
+#: longest (end-expiration in free breathing: the densest cluster of per-frame positions),
+#: so registered frames look like the acquired ones there; ``"model"``: the mean geometry of
+#: the low-rank model (no anchoring).
+REFERENCES: tuple[str, ...] = ("expiration", "model")
+
+
+def _anchor(f: np.ndarray, usable: np.ndarray, radius_px: float = 1.0) -> np.ndarray:
+    """Re-express the fields (T, h, w, 2) in the geometry of the most frequent position."""
+    h, w = f.shape[1:3]
+    b = (slice(h // 4, h - h // 4), slice(w // 4, w - w // 4))  # the heart, not the box edge
+    m = np.median(f[:, b[0], b[1]].reshape(f.shape[0], -1, 2), axis=1)  # (T, 2)
+    idx = np.nonzero(usable)[0]
+    if idx.size == 0:
+        return f
+    dist = np.linalg.norm(m[idx, None, :] - m[None, idx, :], axis=-1)
+    count = (dist < radius_px).sum(axis=1) - 1e-3 * dist.mean(axis=1)  # ties: most central
+    mode = m[idx[np.argmax(count)]]
+    # mean-shift with a narrow kernel: breathing dwells at end-expiration, so the position
+    # density peaks at the edge of the excursion; a wide cluster would average inwards
+    for _ in range(20):
+        wts = np.exp(-np.sum((m[idx] - mode) ** 2, axis=-1) / (2 * (radius_px / 3) ** 2))
+        mode = (wts[:, None] * m[idx]).sum(axis=0) / wts.sum()
+    wts = np.exp(-np.sum((m[idx] - mode) ** 2, axis=-1) / (2 * (radius_px / 3) ** 2))
+    A = np.tensordot(wts / wts.sum(), f[idx], axes=1)  # the registered geometry there
+    v = invert_stack(A[None])[0]
+    return compose_before(f, v)
+
+
 def _check(images: np.ndarray, pd_frames: int) -> np.ndarray:
     a = np.asarray(images)
     if a.ndim not in (3, 4):
@@ -136,11 +165,13 @@ def register_series(
     pd_frames: int,
     crop: Sequence[int] | Sequence[Sequence[int]] | bool | None = None,
     method: str = "demons",
-    ranks: Sequence[int] = (3, 5, 8),
+    ranks: Sequence[int] = (3, 4, 6),
     rigid: bool = True,
     outlier_z: float = 5.0,
     max_outlier_fraction: float = 0.2,
     taper_px: float = 12.0,
+    reference: str = "expiration",
+    loo: bool = False,
 ) -> MocoResult:
     """Register every frame to a low-rank motion-free model of its series (non-rigid).
 
@@ -173,6 +204,9 @@ def register_series(
         More flagged frames than this fraction in a slice raises ``MOCO_OUTLIERS``.
     taper_px : float
         Outside the box the field fades to zero with this Gaussian length (px).
+    reference : str
+        Geometry of the registered series, one of :data:`REFERENCES`: ``"expiration"`` (the
+        position the heart keeps longest; default) or ``"model"`` (the model's mean position).
 
     Returns
     -------
@@ -180,6 +214,8 @@ def register_series(
     """
     if method not in METHODS:
         raise MocoInputError(f"unknown MoCo method {method!r}; valid: {sorted(METHODS)}")
+    if reference not in REFERENCES:
+        raise MocoInputError(f"unknown reference {reference!r}; valid: {list(REFERENCES)}")
     if len(ranks) == 0 or min(ranks) < 1:
         raise MocoInputError(f"ranks={tuple(ranks)} must be one or more ranks >= 1")
     stack = _check(images, pd_frames)
@@ -204,7 +240,7 @@ def register_series(
         out_s = np.zeros(T, dtype=bool)
         for k, rank in enumerate(ranks):
             R = warp_stack(C, f) if k else C
-            M = lowrank_model(R, rank, basis & ~out_s)
+            M = lowrank_model(R, rank, basis & ~out_s, leave_one_out=loo)
             if k == 0 and rigid:
                 f = _rigid(M, C)
                 M = lowrank_model(warp_stack(C, f), rank, basis)
@@ -215,6 +251,8 @@ def register_series(
         R = warp_stack(C, f)
         M = lowrank_model(R, ranks[-1], basis & ~out_s)
         out_s, why, ratios[s] = find_outliers(R, M, f, pd_frames=pd_frames, z_max=outlier_z)
+        if reference == "expiration":
+            f = _anchor(f, ~out_s)
         outliers[s] = out_s
         reasons.update({(s, t): msg for t, msg in why.items()})
 
