@@ -117,3 +117,13 @@ def test_trimmed_mean_cuts_ten_percent_each_end():
     v[0], v[19] = -1000.0, 1000.0  # both cut (10 % of 20 = 2 per end)
     st = segment_statistics({"mbf_ml_min_g": v[None, None]}, labels, statistic="trimmed_mean")
     assert st.segments[1]["mbf_ml_min_g"] == pytest.approx(np.mean(np.arange(2.0, 18.0)))
+
+
+def test_endo_epi_ratio():
+    labels = np.full((1, 2, 10), 5, np.uint8)
+    layers = np.array([[[1] * 10, [2] * 10]], np.uint8)
+    mbf = np.where(layers == 1, 1.5, 3.0).astype(float)
+    st = segment_statistics({"mbf_ml_min_g": mbf}, labels, layers)
+    assert st.segments[5]["endo_epi_ratio"] == pytest.approx(0.5)
+    assert st.global_["endo_epi_ratio"] == pytest.approx(0.5)
+    assert np.isnan(st.segments[4]["endo_epi_ratio"])

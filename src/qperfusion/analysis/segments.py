@@ -92,7 +92,8 @@ class SegmentStatistics:
     ----------
     segments : dict of int to dict of str to float
         AHA segment (1–16) -> ``{"name", <map>, <map sd>, <map fit sd>, "endo_<map>",
-        "epi_<map>", "n_pixels", "n_valid"}``. Values are NaN for a segment with no valid pixel.
+        "epi_<map>", "endo_epi_ratio" (of MBF), "n_pixels", "n_valid"}``. Values are NaN for
+        a segment with no valid pixel.
     global_ : dict of str to float
         The same keys (without ``name``) over every myocardial pixel (labels 1–16).
     statistic : str
@@ -139,6 +140,10 @@ def _stats_of(
                 w = maps[name][pixels & (layers == layer)]
                 w = w[np.isfinite(w)]
                 out[f"{prefix}_{name}"] = central(w) if w.size else float("nan")
+            if name == "mbf_ml_min_g":
+                # transmural perfusion ratio: < 1 flags subendocardial hypoperfusion
+                endo, epi = out[f"endo_{name}"], out[f"epi_{name}"]
+                out["endo_epi_ratio"] = endo / epi if epi > 0 else float("nan")
     out["n_valid"] = n_valid
     return out
 
