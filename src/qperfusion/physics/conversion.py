@@ -30,6 +30,13 @@ TISSUES: tuple[str, ...] = ("myocardium", "blood")
 #: normalisation does not fit the data (the offset is removed, but the gain error is not).
 _BASELINE_OFFSET_WARN_MM = 0.15
 
+#: Pixels whose PD reference is below this fraction of the slice's 99th percentile are air
+#: (NaN), not tissue.
+_AIR_FRACTION = 0.05
+
+#: Fraction of clamped pixel-frames above which GD_OUT_OF_RANGE is a warning (else info).
+_OOR_WARN_FRACTION = 0.01
+
 #: Relative width of the native-T1 bins when a T1 map is given (0.5 %: < 0.001 mmol/L error).
 _T1_BIN_REL = 0.005
 
@@ -256,8 +263,11 @@ def series_to_gd(
             )
         )
 
+    # Air and lung: no PD signal to normalise to; their "Gd" would be noise over noise.
+    level = np.percentile(ref.reshape(ref.shape[0], -1), 99, axis=1)[:, None, None]
+    is_tissue = (ref > _AIR_FRACTION * level) & sel
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where((ref > 0)[..., None] & sel[..., None], sr / ref[..., None], np.nan)
+        ratio = np.where(is_tissue[..., None], sr / ref[..., None], np.nan)
     r2_0 = 1.0 / (
         t2_0_s if t2_0_s is not None else native_relaxation_s(tissue, seq.field_t, kind="t2")
     )
@@ -277,7 +287,7 @@ def series_to_gd(
         flags.append(
             _flag(
                 "LUT_NOT_MONOTONIC",
-                "warning",
+                "warning" if lut.gd_valid_max_mM < 8.0 else "info",
                 f"The simulated signal stops increasing at {lut.gd_valid_max_mM:.1f} "
                 "mmol/L; higher concentrations are clamped.",
             )
@@ -313,7 +323,7 @@ def series_to_gd(
         flags.append(
             _flag(
                 "GD_OUT_OF_RANGE",
-                "warning",
+                "warning" if n_oor > _OOR_WARN_FRACTION * n_vals else "info",
                 f"{n_oor} of {n_vals} pixel-frames ({100 * n_oor / max(n_vals, 1):.2f} %)"
                 " fell outside the look-up table and were clamped.",
             )
