@@ -15,6 +15,8 @@ from qperfusion import __version__
 # name -> "module:attribute"; one small module per command (nibabel/cmdline style).
 COMMANDS: dict[str, str] = {
     "info": "qperfusion.cli.info:info",
+    "phantom": "qperfusion.cli.phantom:phantom",
+    "demo": "qperfusion.cli.demo:demo",
 }
 
 

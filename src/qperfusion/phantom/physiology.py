@@ -151,7 +151,8 @@ def parameter_maps(
     # smooth log-normal heterogeneity (a few mm correlation), so segments have a real SD
     field = gaussian_filter(rng.standard_normal(labels.shape), sigma=(0, 2.5, 2.5))
     field /= max(field[myo].std(), 1e-12) if myo.any() else 1.0
-    out["fb"] = out["fb"] * np.exp(heterogeneity_cv * field)
+    # quantised to 0.01 mL/min/g so the simulator computes one curve per distinct value
+    out["fb"] = np.round(out["fb"] * np.exp(heterogeneity_cv * field), 2)
     to_internal = constants.MYOCARDIAL_DENSITY_G_ML / constants.SECONDS_PER_MINUTE
     fp = out["fb"] * (1.0 - hematocrit) * to_internal
     return {
