@@ -15,6 +15,8 @@ _LAZY: dict[str, str] = {
     "QCFlag": "qperfusion.qc",
     "QPerfusionError": "qperfusion.errors",
     "read_study": "qperfusion.io.reader",
+    "run": "qperfusion.workflows.pipeline",
+    "RunOptions": "qperfusion.workflows.options",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

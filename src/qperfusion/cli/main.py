@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "info": "qperfusion.cli.info:info",
     "phantom": "qperfusion.cli.phantom:phantom",
     "demo": "qperfusion.cli.demo:demo",
+    "run": "qperfusion.cli.run:run",
 }
 
 
