@@ -22,6 +22,9 @@ from qperfusion.qc import QCFlag
 __all__ = ["BloodPoolDetection", "detect_blood_pool"]
 
 #: How to override the automatic detection; quoted by every detection/segmentation error.
+#: enhancement over pre-contrast SD below which a pixel is taken as moving, not enhancing
+STILL_RATIO = 2.0
+
 MASK_HINT = (
     "give your own masks: a NIfTI label image (1 LV blood pool, 2 myocardium, 3 RV, or AHA "
     "labels 1-16 / 17 LV / 18 RV) or a JSON contour file, via --masks or "
@@ -130,13 +133,24 @@ def detect_blood_pool(
         )
     # upslope, not peak, separates blood from myocardium: myocardium can reach a similar
     # plateau (high dose, recirculation) but fills several times more slowly
-    ref = float(np.percentile(f.upslope, 99.5))
-    strong = f.upslope > 0.35 * ref
+    # edges that breathing moves "enhance" before the contrast arrives: keep pixels whose
+    # enhancement stands well above their own pre-contrast variation
+    still = f.peak > STILL_RATIO * np.maximum(f.pre_sd, f.noise)
+    if still.sum() < 4 * min_pool_px:
+        still = np.ones_like(still)
+    ref = float(np.percentile(f.upslope[still], 99.5))
+    strong = still & (f.upslope > 0.35 * ref)
     strong = ndimage.binary_opening(strong, iterations=1) if strong.sum() > 50 else strong
     ta = f.t_arrival_s[strong]
     split = float(threshold_otsu(ta)) if np.ptp(ta) > 0 else float(ta.max())
     early = strong & (f.t_arrival_s <= split)
     late = strong & (f.t_arrival_s > split)
+    dt = float(np.median(np.diff(t[pd_frames:])))
+    if early.any() and late.any() and (
+        np.median(f.t_arrival_s[late]) - np.median(f.t_arrival_s[early]) < 1.5 * dt
+    ):
+        # no distinct early (RV) group: one pool, split only by noise in the arrival times
+        early, late = np.zeros_like(strong), strong
     late = ndimage.binary_opening(late, iterations=1) if late.sum() > 4 * min_pool_px else late
     early = ndimage.binary_opening(early, iterations=1) if early.sum() > 4 * min_pool_px else early
     cand_late = _components(late, min_pool_px)
@@ -148,6 +162,7 @@ def detect_blood_pool(
     if not cand_late:
         # one pool only (e.g. AIF image that cuts the RV): take the largest enhancing region
         cand_late, rv, single = cand_early, np.zeros(img.shape[:2], dtype=bool), True
+    single = single or not rv.any()
     # LV: large, compact, and close to the RV when there is one
     dist_rv = ndimage.distance_transform_edt(~rv) if rv.any() else None
     best, best_score = cand_late[0], -np.inf

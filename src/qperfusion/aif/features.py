@@ -33,6 +33,9 @@ class TemporalFeatures:
         Time the enhancement first reaches 30 % of its peak (s, linear interpolation).
     upslope : ndarray of shape (ny, nx)
         Largest enhancement increase per second (scanner units / s).
+    pre_sd : ndarray of shape (ny, nx)
+        Temporal SD of the pre-contrast frames (scanner units): noise in still tissue,
+        much more at edges that breathing moves, whose "enhancement" is motion.
     noise : float
         Robust noise level of the enhancement (scanner units).
     foot_frame : int
@@ -45,8 +48,21 @@ class TemporalFeatures:
     t_peak_s: np.ndarray
     t_arrival_s: np.ndarray
     upslope: np.ndarray
+    pre_sd: np.ndarray
     noise: float
     foot_frame: int
+
+
+#: 3-frame temporal median before smoothing (robust to single-frame motion jumps)
+MEDIAN3 = True
+
+
+def _median3(x: np.ndarray) -> np.ndarray:
+    """Running median of 3 along the last axis (ends kept), without sorting."""
+    a, b, c = x[..., :-2], x[..., 1:-1], x[..., 2:]
+    out = x.copy()
+    out[..., 1:-1] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    return out
 
 
 def temporal_features(
@@ -82,7 +98,10 @@ def temporal_features(
     foot = int(above[0]) if above.size else 1
     nb = int(np.clip(foot - 1, 1, max(1, n // 3)))
     baseline = np.median(dyn[..., :nb], axis=-1)
+    pre_sd = np.std(dyn[..., : max(nb, 2)], axis=-1)
     e = dyn - baseline[..., None]
+    # a 3-frame median drops single-frame jumps (abrupt motion, mistriggers) before smoothing
+    e = _median3(e) if MEDIAN3 else e
     e = ndimage.uniform_filter1d(e, size=3, axis=-1, mode="nearest")
     # noise from frame-to-frame differences of raw signal (robust MAD of second differences)
     d2 = np.diff(dyn, n=2, axis=-1)
@@ -111,6 +130,7 @@ def temporal_features(
         t_peak_s=t_peak,
         t_arrival_s=t_arr,
         upslope=slope,
+        pre_sd=pre_sd,
         noise=noise,
         foot_frame=foot + pd_frames,
     )
