@@ -5,7 +5,8 @@ is plasma. Tolerances (|meas − ref| ≤ atol + rtol·|ref|): ve 0.05 abs; vp 0
 0.005/min abs + 10 %; Fp 5 mL/100 mL/min abs + 10 %. Undelayed cases are fitted with the delay
 fixed at 0 and delayed ones with the delay fitted in OSIPI's bounds (−10, 10) s, as their tests
 do. The delayed Tofts variants shift the tissue curve by 10 (Tofts) or 5 (extended Tofts)
-samples.
+samples. The myocardial priors of the 2CXM are switched off (``prior=None``): these are brain
+and tumour values.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def _fit_rows(model, rows, t_key, c_key, a_key, delayed, shift=0):
         curves = np.concatenate([np.zeros((len(rows), shift)), curves[:, :-shift]], axis=1)
     assert all(np.array_equal(r[t_key], t) for r in rows)
     opts = {"bounds": {"delay": (-10.0, 10.0)}} if delayed else {"fit_delay": False}
+    opts["prior"] = None  # plain least squares: the 2CXM default priors are myocardial values
     if all(np.array_equal(r[a_key], rows[0][a_key]) for r in rows):
         fit = kinetics.fit(model, curves, aif=rows[0][a_key], times=t, hematocrit=0.0, **opts)
         return fit.params, fit.success

@@ -17,7 +17,7 @@ from qperfusion.kinetics.base import FitProblem, KineticModel, RawFit
 
 __all__ = ["ParametricModel"]
 
-_OPTIONS = ("fit_delay", "delay", "max_iter", "delay_step")
+_OPTIONS = ("fit_delay", "delay", "max_iter", "delay_step", "prior")
 
 
 class ParametricModel(KineticModel):
@@ -26,6 +26,9 @@ class ParametricModel(KineticModel):
     model_id: ClassVar[int]
     starts: ClassVar[tuple[dict[str, float], ...]]
     scale_params: ClassVar[tuple[str, ...]]
+    #: default log-normal priors ``name -> (median, log-SD)`` on nuisance parameters (never on
+    #: the flow); weighted by each curve's noise SD, so they matter only at low SNR
+    default_prior: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def _vector(self, values: dict[str, float]) -> np.ndarray:
         return np.array([values[k] for k in self.param_names], dtype=np.float64)
@@ -34,7 +37,9 @@ class ParametricModel(KineticModel):
         self, problem: FitProblem, bounds: dict[str, tuple[float, float]], **options: Any
     ) -> RawFit:
         """Batched LM fit; options ``fit_delay`` (True), ``delay`` (0 s, used when not fitted),
-        ``max_iter`` (60) and ``delay_step`` (start-grid spacing of the delay, 0.5 s)."""
+        ``max_iter`` (60), ``delay_step`` (start-grid spacing of the delay, 0.5 s) and ``prior``
+        (dict ``name -> (median, log-SD)`` of log-normal priors; None for none; default the
+        model's ``default_prior``)."""
         unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
             raise FitInputError(
@@ -64,6 +69,17 @@ class ParametricModel(KineticModel):
             [self._vector({**s, "delay": delay_grid[0]}) for s in self.starts], dtype=np.float64
         )
         scale = np.array([k in self.scale_params for k in names], dtype=np.bool_)
+        prior = options.get("prior", self.default_prior)
+        prior = {} if prior is None else dict(prior)
+        bad = sorted(set(prior) - set(names))
+        if bad:
+            raise FitInputError(
+                f"prior given for {', '.join(bad)}, which model {self.name!r} does not have"
+            )
+        prior_mu = np.array([prior[k][0] if k in prior else 1.0 for k in names])
+        prior_w = np.array([1.0 / prior[k][1] if k in prior else 0.0 for k in names])
+        if np.any(prior_mu <= 0) or np.any(prior_w < 0):
+            raise FitInputError("prior medians and log-SDs must be > 0")
         curves = np.ascontiguousarray(problem.curves, dtype=np.float64)
         n = curves.shape[0]
         out_p = np.empty((n, len(names)))
@@ -83,6 +99,8 @@ class ParametricModel(KineticModel):
             free,
             delay_grid,
             max_iter,
+            prior_mu,
+            prior_w,
             out_p,
             out_sd,
             out_rss,
