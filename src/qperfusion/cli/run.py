@@ -86,7 +86,7 @@ def run(path: Path | None, stress: Path | None, rest: Path | None, out_dir: Path
 
     if path is None and stress is None and rest is None:
         raise click.UsageError("give a study folder PATH, or --stress and/or --rest folders")
-    console = Console(stderr=False)
+    console = Console(width=None if Console().is_terminal else 120)
     try:
         options = make_options(model, hematocrit, masks, no_moco, no_t2star, anonymize,
                                mpr_abnormal, mpr_borderline, stress_flow_threshold,
