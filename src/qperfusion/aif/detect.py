@@ -24,6 +24,10 @@ __all__ = ["BloodPoolDetection", "detect_blood_pool"]
 #: How to override the automatic detection; quoted by every detection/segmentation error.
 #: enhancement over pre-contrast SD below which a pixel is taken as moving, not enhancing
 STILL_RATIO = 2.0
+#: AIF-mask pixels must stay within this many noise SDs of the pool signal in every frame
+AIF_NOISE_K = 4.0
+#: ... plus this fraction of the frame's pool-to-surroundings contrast
+AIF_CONTRAST_FRAC = 0.25
 
 MASK_HINT = (
     "give your own masks: a NIfTI label image (1 LV blood pool, 2 myocardium, 3 RV, or AHA "
@@ -207,19 +211,23 @@ def detect_blood_pool(
 def _always_blood(
     dyn: np.ndarray, baseline: np.ndarray, pool: np.ndarray, noise: float
 ) -> np.ndarray:
-    """Pixels that enhance like the pool in every frame of the bolus.
+    """Pixels whose signal equals the pool's in every frame, within noise and a fraction of
+    the pool-to-surroundings contrast of that frame.
 
-    A pixel that breathing moves out of the pool for a few frames dips below the pool's
-    enhancement in those frames (unsmoothed frames, so a short dip is not averaged away).
+    A pixel that breathing (or one abrupt jump) moves out of the pool in some frame takes
+    the surroundings' value in that frame and fails; unsmoothed frames, so a one-frame
+    excursion is not averaged away. ``baseline`` is unused by the test itself but kept
+    for symmetry with the features.
     """
-    e = dyn - baseline[..., None]
-    ref = np.median(e[pool], axis=0)  # (T,)
-    bolus = ref >= 0.5 * ref.max()
-    if bolus.sum() < 2:
+    del baseline
+    x = np.asarray(dyn, dtype=np.float64)
+    ref = np.median(x[pool], axis=0)  # (T,)
+    ring = ndimage.binary_dilation(pool, iterations=2) & ~pool
+    if not ring.any():
         return np.ones(pool.shape, dtype=bool)
-    ratio = e[..., bolus] / ref[bolus]
-    tol = 3.0 * noise / ref[bolus]
-    return np.all(ratio >= 0.8 - tol, axis=-1)
+    sur = np.median(x[ring], axis=0)
+    tol = AIF_NOISE_K * noise + AIF_CONTRAST_FRAC * np.abs(ref - sur)
+    return np.all(np.abs(x - ref) <= tol, axis=-1)
 
 
 def _spread(f: TemporalFeatures, m: np.ndarray) -> float:
