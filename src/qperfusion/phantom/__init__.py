@@ -63,6 +63,7 @@ _LAZY: dict[str, str] = {
     "READOUT_CHOICES": "qperfusion.phantom.protocol",
     "TERRITORIES": "qperfusion.phantom.physiology",
     "simulate_study": "qperfusion.phantom.simulate",
+    "write_simulated": "qperfusion.phantom.write",
     "write_study": "qperfusion.phantom.write",
     "phantom_figure": "qperfusion.phantom.figure",
 }

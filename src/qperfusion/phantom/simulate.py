@@ -186,6 +186,10 @@ def _signal(
     return out
 
 
+def _blur(img: np.ndarray, sigma_px: float) -> np.ndarray:
+    return gaussian_filter(img, sigma=(sigma_px, sigma_px, 0)) if sigma_px > 0 else img
+
+
 def _rician(signal: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
     if sd <= 0:
         return signal
@@ -222,6 +226,7 @@ def _simulate_state(
     planes: list[an.PlaneAnatomy],
     aif_plane: an.PlaneAnatomy,
     order: list[int],
+    psf_sigma_px: float,
 ) -> tuple[dict[str, Any], np.random.Generator]:
     """Noise-free signals and truth of one state (noise is added by the caller)."""
     rng = np.random.default_rng([seed, STATES.index(state)])
@@ -317,23 +322,40 @@ def _simulate_state(
         rng_seed=breath_seed)
 
     # ---- signals --------------------------------------------------------------------------
+    # the scanner scale and the noise reference come from the motion-free images, so that
+    # the motion changes nothing but the positions
     myo_sig = np.empty_like(gd)
+    body = tissue != an.T_AIR
+    ref = {"myo_p999": 0.0, "aif_max": 0.0}
+    normal_myo = (labels >= 1) & (labels <= 16)
+    if ischemia != "none":
+        normal_myo &= ~np.isin(labels, physiology.TERRITORIES[ischemia])
+    k_peak = int(np.argmax(gd[normal_myo].mean(axis=0)))
+    peak_vals = []
     for s in range(n_s):
-        img = _signal(tissue[s], planes[order[s]].coil, gd[s], myo_seq, n_pd, myo_seq.te_s[0])
-        img = motion_fields.warp_series(img, disp[s])
-        myo_sig[s] = gaussian_filter(img, sigma=(PSF_SIGMA_PX, PSF_SIGMA_PX, 0))
+        raw = _signal(tissue[s], planes[order[s]].coil, gd[s], myo_seq, n_pd, myo_seq.te_s[0])
+        static = _blur(raw, psf_sigma_px)
+        ref["myo_p999"] = max(ref["myo_p999"], float(np.percentile(static[body[s]], 99.9)))
+        peak_vals.append(static[..., k_peak][normal_myo[s]])
+        moved = np.any(disp[s])
+        myo_sig[s] = _blur(motion_fields.warp_series(raw, disp[s]), psf_sigma_px) if moved \
+            else static
+    ref["myo_peak"] = float(np.concatenate(peak_vals).mean())
     aif_sig = np.empty((2, *gd_aif.shape))
     for e, te in enumerate(aif_seq.te_s):
         img = _signal(aif_plane.tissue, aif_plane.coil, gd_aif, aif_seq, n_pd, te)
-        img = motion_fields.warp_series(img, disp_aif)
-        aif_sig[e] = gaussian_filter(img, sigma=(PSF_SIGMA_PX, PSF_SIGMA_PX, 0))
+        if e == 0:
+            static = _blur(img, psf_sigma_px)
+            ref["aif_max"] = float(static.max())
+            ref["aif_peak"] = float(static[aif_plane.lv_core].mean(axis=0).max())
+        aif_sig[e] = _blur(motion_fields.warp_series(img, disp_aif), psf_sigma_px)
 
     return {
         "state": state, "tim": tim, "times": times, "labels": labels, "layers": layers,
         "tissue": tissue, "params": params, "gd": gd.astype(np.float32), "gd_aif": gd_aif,
         "gd_blood_aif": gd_blood_aif, "myo_sig": myo_sig, "aif_sig": aif_sig, "disp": disp,
         "disp_aif": disp_aif, "abrupt": sorted(abrupt_mm), "myo_seq": myo_seq,
-        "aif_seq": aif_seq, "onset": onset,
+        "aif_seq": aif_seq, "onset": onset, "ref": ref,
     }, rng
 
 
@@ -354,6 +376,7 @@ def simulate_study(
     readout: str = "flash",
     noise: bool = True,
     hematocrit: float = constants.DEFAULT_HEMATOCRIT,
+    psf: bool = True,
 ) -> PhantomStudy:
     """Simulate a stress + rest dual-sequence perfusion study in memory (no disk).
 
@@ -373,6 +396,10 @@ def simulate_study(
         Rician noise on (the images are still stored as integers when off).
     hematocrit : float
         Blood hematocrit (fraction).
+    psf : bool
+        Blur with the point-spread function (partial volume at tissue borders). ``False``
+        gives images in which every pixel's signal follows its own true [Gd] exactly (a
+        check of signal → [Gd] conversion pixel by pixel).
 
     Returns
     -------
@@ -393,25 +420,16 @@ def simulate_study(
     for state in STATES:
         raw[state], rngs[state] = _simulate_state(
             state, seed=seed, ischemia=ischemia, motion_kind=motion, readout=readout,
-            hematocrit=hematocrit, planes=planes, aif_plane=aif_plane, order=order)
+            hematocrit=hematocrit, planes=planes, aif_plane=aif_plane, order=order,
+            psf_sigma_px=PSF_SIGMA_PX if psf else 0.0)
 
     # scanner scaling and noise level fixed by the stress acquisition, shared with rest
-    st = raw["stress"]
-    body = st["tissue"] != an.T_AIR
-    scale_myo = _TARGET_MAX / np.percentile(st["myo_sig"][np.broadcast_to(body[..., None],
-                                                                          st["myo_sig"].shape)],
-                                            99.9)
-    scale_aif = _TARGET_MAX / st["aif_sig"][0].max()
-    normal_myo = (st["labels"] >= 1) & (st["labels"] <= 16)
-    if ischemia != "none":
-        normal_myo &= ~np.isin(st["labels"], physiology.TERRITORIES[ischemia])
-    mean_myo = st["gd"][normal_myo].mean(axis=0)
-    k_peak = int(np.argmax(mean_myo))
-    s_ref = scale_myo * st["myo_sig"][..., k_peak][normal_myo].mean()
+    ref = raw["stress"]["ref"]
+    scale_myo = _TARGET_MAX / ref["myo_p999"]
+    scale_aif = _TARGET_MAX / ref["aif_max"]
+    sd_myo = scale_myo * ref["myo_peak"] / snr if noise else 0.0
+    sd_aif = scale_aif * ref["aif_peak"] / (AIF_SNR_FACTOR * snr) if noise else 0.0
     core = aif_plane.lv_core
-    s_ref_aif = scale_aif * st["aif_sig"][0][core].mean(axis=0).max()
-    sd_myo = s_ref / snr if noise else 0.0
-    sd_aif = s_ref_aif / (AIF_SNR_FACTOR * snr) if noise else 0.0
 
     states: dict[str, PhantomState] = {}
     for state in STATES:
@@ -450,7 +468,8 @@ def simulate_study(
             noise_sd={"myocardium": float(sd_myo), "aif": float(sd_aif)},
         )
     options = {"seed": seed, "ischemia": ischemia, "motion": motion, "snr": float(snr),
-               "readout": readout, "noise": bool(noise), "hematocrit": float(hematocrit)}
+               "readout": readout, "noise": bool(noise), "hematocrit": float(hematocrit),
+               "psf": bool(psf)}
     full_truth = truth_mod.study_truth(states, options)
     for state in STATES:
         states[state].truth = full_truth["states"][state]

@@ -35,7 +35,7 @@ from qperfusion.phantom.simulate import (
     simulate_study,
 )
 
-__all__ = ["WrittenPhantom", "nifti_affine", "write_study"]
+__all__ = ["WrittenPhantom", "nifti_affine", "write_simulated", "write_study"]
 
 #: Gadobutrol is 1.0 mmol/mL (Gadovist label).
 GADOBUTROL_MMOL_PER_ML = 1.0
@@ -119,8 +119,14 @@ def write_study(
     WrittenPhantom
     """
     out = Path(out_dir)
-    dicom_dirs = {s: out / s for s in ("stress", "rest")}
-    for d in dicom_dirs.values():
+    _clear_old_dicom(out, overwrite)
+    study = simulate_study(seed=seed, ischemia=ischemia, motion=motion, snr=snr,
+                           readout=readout, noise=noise)
+    return write_simulated(out, study, figure=figure, overwrite=overwrite)
+
+
+def _clear_old_dicom(out: Path, overwrite: bool) -> None:
+    for d in (out / "stress", out / "rest"):
         old = sorted(d.glob("*.dcm")) if d.is_dir() else []
         if old and not overwrite:
             raise QPerfusionError(
@@ -129,8 +135,16 @@ def write_study(
             )
         for f in old:
             f.unlink()
-    study = simulate_study(seed=seed, ischemia=ischemia, motion=motion, snr=snr,
-                           readout=readout, noise=noise)
+
+
+def write_simulated(
+    out_dir: str | Path, study: PhantomStudy, *, figure: bool = False, overwrite: bool = False
+) -> WrittenPhantom:
+    """Write an already simulated :class:`PhantomStudy` (layout as :func:`write_study`)."""
+    out = Path(out_dir)
+    _clear_old_dicom(out, overwrite)
+    dicom_dirs = {s: out / s for s in ("stress", "rest")}
+    seed = int(study.options["seed"])
     from qperfusion.phantom import dicom
 
     files = {}
