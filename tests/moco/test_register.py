@@ -79,11 +79,12 @@ def test_masks_carried_back_to_acquired_frames(series, registered):
 
 
 def test_too_many_outliers_raise_qc_warning():
-    coughs = tuple(range(9, 40, 3))  # 11 of 40 frames
+    coughs = tuple(range(12, 40, 3))  # 10 of 40 frames, each a different off-plane section
     s = synthetic_series(shape=(96, 128), n_frames=40, through_plane_frames=coughs,
                          jump_frames=(), seed=3)
-    res = moco.register_series(s.images, pd_frames=s.pd_frames)
-    assert res.outliers[0, list(coughs)].mean() >= 0.8
+    res = moco.register_series(s.images, pd_frames=s.pd_frames, max_outlier_fraction=0.15)
+    assert res.outliers[0, list(coughs)].mean() >= 0.7
+    assert res.outliers[0].sum() - res.outliers[0, list(coughs)].sum() <= 1
     codes = [f.code for f in res.flags]
     assert codes == ["MOCO_OUTLIERS"]
     assert res.flags[0].severity == "warning"

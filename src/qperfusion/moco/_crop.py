@@ -50,8 +50,11 @@ def heart_box(
     sd = ndi.gaussian_filter(np.std(frames, axis=-1), 2.0)
     if not np.isfinite(sd).all() or sd.max() <= 0:
         return whole
-    labels, _ = ndi.label(sd > threshold * sd.max())
-    region = labels == labels[np.unravel_index(np.argmax(sd), sd.shape)]
+    labels, n = ndi.label(sd > threshold * sd.max())
+    # the ventricles together carry the most enhancement; a small bright vessel (aorta) can
+    # hold the single largest value, so rank the regions by their summed SD, not their peak
+    mass = ndi.sum(sd, labels, index=np.arange(1, n + 1))
+    region = labels == 1 + int(np.argmax(mass))
     ys, xs = np.nonzero(region)
     y0, y1 = ys.min() - margin_px, ys.max() + 1 + margin_px
     x0, x1 = xs.min() - margin_px, xs.max() + 1 + margin_px

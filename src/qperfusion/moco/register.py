@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage as ndi
 from skimage.registration import optical_flow_ilk, optical_flow_tvl1, phase_cross_correlation
 
 from qperfusion.moco._crop import heart_box
@@ -106,26 +107,81 @@ def _rigid(model: np.ndarray, moving: np.ndarray) -> np.ndarray:
 REFERENCES: tuple[str, ...] = ("expiration", "model")
 
 
-def _anchor(f: np.ndarray, usable: np.ndarray, radius_px: float = 1.0) -> np.ndarray:
-    """Re-express the fields (T, h, w, 2) in the geometry of the most frequent position."""
+def _anchor(f: np.ndarray, usable: np.ndarray, bandwidth_px: float = 0.3) -> np.ndarray:
+    """Re-express the fields (T, h, w, 2) in the geometry of the most frequent position.
+
+    Each frame's position is the median field over the middle of the box; the densest
+    position (Gaussian kernel density, refined by mean shift) is end-expiration in free
+    breathing, where the heart dwells. A narrow kernel matters: the density peaks at the
+    edge of the excursion, and frames sampled at a similar mid-breath phase can form a
+    second, looser cluster.
+    """
     h, w = f.shape[1:3]
     b = (slice(h // 4, h - h // 4), slice(w // 4, w - w // 4))  # the heart, not the box edge
     m = np.median(f[:, b[0], b[1]].reshape(f.shape[0], -1, 2), axis=1)  # (T, 2)
     idx = np.nonzero(usable)[0]
     if idx.size == 0:
         return f
-    dist = np.linalg.norm(m[idx, None, :] - m[None, idx, :], axis=-1)
-    count = (dist < radius_px).sum(axis=1) - 1e-3 * dist.mean(axis=1)  # ties: most central
-    mode = m[idx[np.argmax(count)]]
-    # mean-shift with a narrow kernel: breathing dwells at end-expiration, so the position
-    # density peaks at the edge of the excursion; a wide cluster would average inwards
+    m = m[idx]
+    d2 = np.sum((m[:, None, :] - m[None, :, :]) ** 2, axis=-1)
+    mode = m[np.argmax(np.exp(-d2 / (2 * bandwidth_px**2)).sum(axis=1))]
     for _ in range(20):
-        wts = np.exp(-np.sum((m[idx] - mode) ** 2, axis=-1) / (2 * (radius_px / 3) ** 2))
-        mode = (wts[:, None] * m[idx]).sum(axis=0) / wts.sum()
-    wts = np.exp(-np.sum((m[idx] - mode) ** 2, axis=-1) / (2 * (radius_px / 3) ** 2))
+        wts = np.exp(-np.sum((m - mode) ** 2, axis=-1) / (2 * bandwidth_px**2))
+        mode = (wts[:, None] * m).sum(axis=0) / wts.sum()
+    wts = np.exp(-np.sum((m - mode) ** 2, axis=-1) / (2 * bandwidth_px**2))
     A = np.tensordot(wts / wts.sum(), f[idx], axes=1)  # the registered geometry there
     v = invert_stack(A[None])[0]
     return compose_before(f, v)
+
+
+def _model(R: np.ndarray, rank: int, basis: np.ndarray, pd_frames: int) -> np.ndarray:
+    """Synthetic frames: low-rank saturation-recovery model; PD frames: their own mean.
+
+    The proton-density contrast is not in the span of the saturation-recovery components, so
+    the PD frames are first aligned among themselves (to their mean) and then moved as a group
+    by :func:`_align_pd_group`.
+    """
+    M = lowrank_model(R, rank, basis)
+    if pd_frames >= 2:
+        M[:pd_frames] = R[:pd_frames].mean(axis=0)
+    return M
+
+
+def _smooth_model(R: np.ndarray, pd_frames: int, sigma_frames: float = 2.0) -> np.ndarray:
+    """Temporally smoothed frames (Gaussian, ``sigma_frames``); PD frames: their mean."""
+    M = np.empty_like(R)
+    M[pd_frames:] = ndi.gaussian_filter1d(R[pd_frames:], sigma_frames, axis=0, mode="nearest")
+    if pd_frames:
+        M[:pd_frames] = R[:pd_frames].mean(axis=0)
+    return M
+
+
+def _edges(img: np.ndarray) -> np.ndarray:
+    """Gradient magnitude (smoothed), normalised: a contrast-polarity-free picture of edges."""
+    g = ndi.gaussian_gradient_magnitude(img.astype(np.float64), 1.0)
+    return (g / (np.percentile(g, 99) + 1e-12)).astype(np.float32)
+
+
+def _align_pd_group(C: np.ndarray, f: np.ndarray, pd_frames: int,
+                    basis: np.ndarray) -> np.ndarray:
+    """Translate the PD frames as a group onto the saturation-recovery geometry.
+
+    PD and saturation-recovery images share their edges (heart, lungs, chest wall), not
+    their intensities: the edge maps of the mean registered PD frame and of the mean
+    registered saturation-recovery frame are aligned by phase correlation.
+    """
+    if pd_frames == 0 or not basis.any():
+        return f
+    R = warp_stack(C, f)
+    e_pd, e_sr = _edges(R[:pd_frames].mean(axis=0)), _edges(R[basis].mean(axis=0))
+    h, w = e_pd.shape
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    shift, _, _ = phase_cross_correlation(e_sr * win, e_pd * win, upsample_factor=10,
+                                          normalization=None)
+    c = np.broadcast_to(-shift.astype(np.float32), (h, w, 2))
+    out = f.copy()
+    out[:pd_frames] = compose_before(f[:pd_frames], np.ascontiguousarray(c))
+    return out
 
 
 def _check(images: np.ndarray, pd_frames: int) -> np.ndarray:
@@ -171,7 +227,6 @@ def register_series(
     max_outlier_fraction: float = 0.2,
     taper_px: float = 12.0,
     reference: str = "expiration",
-    loo: bool = False,
 ) -> MocoResult:
     """Register every frame to a low-rank motion-free model of its series (non-rigid).
 
@@ -238,18 +293,23 @@ def register_series(
         basis = np.arange(T) >= pd_frames
         f = np.zeros((T, *C.shape[1:], 2), dtype=np.float32)
         out_s = np.zeros(T, dtype=bool)
+        if rigid:
+            # translation first, to a temporally smoothed series: breathing averages out
+            # over a cycle while the contrast stays matched, so the target sits at the mean
+            # position for every frame (a low-rank model of unaligned frames would follow
+            # the motion of a small heart instead)
+            for _ in range(2):
+                f = _rigid(_smooth_model(warp_stack(C, f), pd_frames), C)
         for k, rank in enumerate(ranks):
-            R = warp_stack(C, f) if k else C
-            M = lowrank_model(R, rank, basis & ~out_s, leave_one_out=loo)
-            if k == 0 and rigid:
-                f = _rigid(M, C)
-                M = lowrank_model(warp_stack(C, f), rank, basis)
+            R = warp_stack(C, f)
+            M = _model(R, rank, basis & ~out_s, pd_frames)
             f = reg_fn(M, C, f, k > 0)
             if k < len(ranks) - 1:
                 out_s, _, _ = find_outliers(warp_stack(C, f), M, f, pd_frames=pd_frames,
                                             z_max=outlier_z)
+        f = _align_pd_group(C, f, pd_frames, basis & ~out_s)
         R = warp_stack(C, f)
-        M = lowrank_model(R, ranks[-1], basis & ~out_s)
+        M = _model(R, ranks[-1], basis & ~out_s, pd_frames)
         out_s, why, ratios[s] = find_outliers(R, M, f, pd_frames=pd_frames, z_max=outlier_z)
         if reference == "expiration":
             f = _anchor(f, ~out_s)
