@@ -70,9 +70,12 @@ def uid(*parts: object) -> str:
 
 
 def _ds(value: float) -> str:
-    """Decimal string short enough for DS (16 characters)."""
-    text = f"{value:.6g}"
-    return text if len(text) <= 16 else f"{value:.4e}"
+    """Decimal string with as many digits as DS allows (16 characters)."""
+    for digits in range(12, 5, -1):
+        text = f"{value:.{digits}g}"
+        if len(text) <= 16:
+            return text
+    return f"{value:.6g}"
 
 
 def _encode(elem: DataElement) -> bytes:
