@@ -24,6 +24,8 @@ __all__ = ["BloodPoolDetection", "detect_blood_pool"]
 #: How to override the automatic detection; quoted by every detection/segmentation error.
 #: enhancement over pre-contrast SD below which a pixel is taken as moving, not enhancing
 STILL_RATIO = 2.0
+#: re-grow the RV pool into weaker pixels with the RV's timing
+RV_REGROW = True
 #: AIF-mask pixels must stay within this many noise SDs of the pool signal in every frame
 AIF_NOISE_K = 4.0
 #: ... plus this fraction of the frame's pool-to-surroundings contrast
@@ -182,6 +184,13 @@ def detect_blood_pool(
         np.abs(f.t_arrival_s - np.median(f.t_arrival_s[lv])) < max(1.0, _spread(f, lv))
     )
     lv = ndimage.binary_fill_holes(_reconstruct(lv, grow | lv))
+    if rv.any() and RV_REGROW:
+        # the same for the RV: its thin tips near the insertion points fall below the
+        # strong-pixel threshold but carry the RV's timing
+        grow_rv = (f.upslope > 0.5 * np.median(f.upslope[rv])) & (
+            np.abs(f.t_arrival_s - np.median(f.t_arrival_s[rv])) < max(1.0, _spread(f, rv))
+        )
+        rv = _reconstruct(rv, (grow_rv | rv) & ~lv)
     # AIF core: inside the pool, away from the wall, enhancement near the pool's typical value
     # two pixels in from the wall when the pool is large enough: motion and partial volume
     core = ndimage.binary_erosion(lv, iterations=2 if lv.sum() >= 60 else 1)
