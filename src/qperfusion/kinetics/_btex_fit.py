@@ -198,11 +198,24 @@ def _lm_one(y, x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, 
                 s += jac[i, a] * jac[i, b]
             jtj[a, b] = s
             jtj[b, a] = s
+    # parameters held fixed by their bounds (low == high) are conditioned on, not estimated
+    n_free = 0
+    for a in range(N_PARAMS):
+        if hi[a] > lo[a]:
+            n_free += 1
+        else:
+            for b in range(N_PARAMS):
+                jtj[a, b] = 0.0
+                jtj[b, a] = 0.0
+            jtj[a, a] = 1.0
     sd = np.full(N_PARAMS, np.nan)
-    dof = max(n_t - N_PARAMS, 1)
+    dof = max(n_t - n_free, 1)
     s2 = cost / dof
     col = np.empty(N_PARAMS)
     for a in range(N_PARAMS):
+        if hi[a] <= lo[a]:
+            sd[a] = 0.0
+            continue
         for b in range(N_PARAMS):
             rhs[b] = 1.0 if a == b else 0.0
         if _solve_spd(jtj, rhs, col):

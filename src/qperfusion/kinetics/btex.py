@@ -172,15 +172,26 @@ class BTEXModel(KineticModel):
             start = np.broadcast_to(0.5 * (lo + hi), (n, 1, len(PARAM_NAMES)))
         k = start.shape[1]
         params, sd, rss, _n_iter, ok = lm_batch(
-            np.repeat(curves, k, axis=0), np.ascontiguousarray(start.reshape(-1, 5) / _SCALE),
-            lo / _SCALE, hi / _SCALE, _SCALE, out_t, t_in, cin, h, max_iter,
+            np.repeat(curves, k, axis=0),
+            np.ascontiguousarray(start.reshape(-1, 5) / _SCALE),
+            lo / _SCALE,
+            hi / _SCALE,
+            _SCALE,
+            out_t,
+            t_in,
+            cin,
+            h,
+            max_iter,
         )
         # keep the best of the k refinements of each curve
         rss_k = np.where(ok, rss, np.inf).reshape(n, k)
         best = np.argmin(rss_k, axis=1) + k * np.arange(n)
         return RawFit(
-            params=params[best], sd=sd[best], success=ok[best], rss=rss[best],
-            n_free=float(len(PARAM_NAMES)),
+            params=params[best],
+            sd=sd[best],
+            success=ok[best],
+            rss=rss[best],
+            n_free=float(np.count_nonzero(hi > lo)),
         )
 
     def predict(self, params: dict[str, np.ndarray], problem: FitProblem) -> np.ndarray:

@@ -1,0 +1,149 @@
+"""BTEX fit through the engine: parameter recovery, units of MBF, bad pixels, SD calibration,
+and the real NIH stress/rest patches (validation data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qperfusion import kinetics
+from qperfusion.constants import MYOCARDIAL_DENSITY_G_ML
+from qperfusion.errors import FitInputError
+from qperfusion.kinetics.btex import btex_conc
+
+HCT = 0.42
+T = np.arange(60) * 0.5
+_U = (T - 8.0).clip(0)
+BLOOD_AIF = 24.0 * (_U / 2.5) ** 3 * np.exp(-_U / 1.2) + 0.3 * (1 - np.exp(-(T - 14.0).clip(0) / 4))
+PLASMA_AIF = BLOOD_AIF / (1 - HCT)
+
+
+def _truth(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "fp": rng.uniform(0.8, 5.0, n) / 60,
+        "ps": rng.uniform(0.5, 2.5, n) / 60,
+        "vp": rng.uniform(0.03, 0.09, n),
+        "ve": rng.uniform(0.1, 0.4, n),
+        "delay": rng.uniform(0.0, 2.0, n),
+    }
+
+
+def _fit(curves: np.ndarray, **kw):
+    return kinetics.fit(
+        "btex", curves, aif=BLOOD_AIF, times=T, hematocrit=HCT, aif_interpolation="linear", **kw
+    )
+
+
+def test_recovers_noise_free_parameters() -> None:
+    truth = _truth(40, seed=1)
+    fit = _fit(btex_conc(T, PLASMA_AIF, **truth))
+    assert fit.success.all()
+    for name in ("fp", "ps", "vp", "ve", "delay"):
+        err = np.abs(fit.params[name] - truth[name]) / np.abs(truth[name]).clip(0.05)
+        # the table search + multi-start refinement finds the global minimum for nearly all
+        assert np.median(err) < 1e-3, name
+        assert np.mean(err < 0.02) >= 0.9, name
+    misfit = np.max(np.abs(fit.predict() - btex_conc(T, PLASMA_AIF, **truth)), axis=1)
+    assert np.mean(misfit < 1e-3) >= 0.9
+
+
+def test_mbf_is_blood_flow_per_gram_and_fp_is_plasma_flow() -> None:
+    truth = {k: v[:3] for k, v in _truth(3, seed=2).items()}
+    fit = _fit(btex_conc(T, PLASMA_AIF, **truth))
+    per_gram = 60.0 / MYOCARDIAL_DENSITY_G_ML
+    np.testing.assert_allclose(fit.fp_ml_min_g, fit.params["fp"] * per_gram)
+    np.testing.assert_allclose(fit.mbf_ml_min_g, fit.params["fp"] / (1 - HCT) * per_gram)
+    np.testing.assert_allclose(fit.fp_ml_min_g, truth["fp"] * per_gram, rtol=1e-3)
+
+
+def test_bad_pixel_gives_nan_and_leaves_the_others_alone() -> None:
+    truth = {k: v[:4] for k, v in _truth(4, seed=3).items()}
+    curves = btex_conc(T, PLASMA_AIF, **truth)
+    curves[1, 10] = np.nan
+    fit = _fit(curves)
+    assert fit.success.tolist() == [True, False, True, True]
+    assert np.isnan(fit.params["fp"][1])
+    assert np.isnan(fit.sd["fp"][1])
+    np.testing.assert_allclose(fit.params["fp"][[0, 2, 3]], truth["fp"][[0, 2, 3]], rtol=1e-3)
+
+
+def test_sd_from_the_jacobian_matches_the_scatter_of_repeated_fits() -> None:
+    # a well-conditioned case (delay fixed): the reported SD must match the empirical spread
+    rng = np.random.default_rng(4)
+    case = {"fp": 2.0 / 60, "ps": 1.2 / 60, "vp": 0.05, "ve": 0.2, "delay": 0.8}
+    clean = btex_conc(T, PLASMA_AIF, **case)
+    noisy = clean + rng.normal(0.0, 0.005, (300, T.size))
+    fit = _fit(noisy, bounds={"delay": (0.8, 0.8)})
+    assert fit.success.mean() > 0.98
+    ok = fit.success
+    ratio = np.median(fit.sd["fp"][ok]) / np.std(fit.params["fp"][ok])
+    assert 0.6 < ratio < 1.6
+    assert abs(np.median(fit.params["fp"][ok]) / case["fp"] - 1) < 0.05
+
+
+def test_unknown_option_lists_the_valid_ones() -> None:
+    curves = btex_conc(T, PLASMA_AIF, fp=0.03, ps=0.02, vp=0.05, ve=0.2)[None]
+    with pytest.raises(FitInputError, match="n_starts"):
+        _fit(curves, n_start=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real data: NIH QPerf stress patch with the published BTEX map (Xue et al., MRM 2020)
+
+RING = np.load(Path(__file__).parents[1] / "data" / "nih_stress_ring_mask.npy")
+
+
+def _load(path):
+    from scipy.io import loadmat
+
+    mat = loadmat(path)
+    data = np.asarray(mat["data"], dtype=float)
+    aif = np.asarray(mat["aif"], dtype=float).ravel()
+    return data, aif, 0.5 * np.arange(aif.size)
+
+
+@pytest.fixture(scope="module")
+def nih_stress(validation_dir):
+    folder = validation_dir / "qperf_nih"
+    data, aif, t = _load(folder / "perf_data_stress.mat")
+    # the published map is stored left-right flipped with respect to the data arrays (its
+    # within-ring correlation with peak enhancement is 0.72 flipped, ~0 as stored); the ring
+    # mask is kept in the data orientation
+    reference = np.load(folder / "stress_mbf_reference.npy")[:, ::-1]
+    fit = kinetics.fit("btex", data[RING], aif=aif, times=t, hematocrit=HCT)
+    return fit, reference[RING]
+
+
+@pytest.mark.validation
+def test_nih_stress_ring_fits_and_ranks_like_the_published_map(nih_stress) -> None:
+    fit, reference = nih_stress
+    assert fit.success.mean() > 0.95
+    fp_ml_min_ml = fit.params["fp"] * 60.0  # the reference is plasma flow per mL
+    assert 1.0 < np.median(fp_ml_min_ml) < 6.0
+    rank = np.corrcoef(np.argsort(np.argsort(fp_ml_min_ml)), np.argsort(np.argsort(reference)))
+    assert rank[0, 1] > 0.35  # measured 0.53 (Pearson, both clipped at 6: ~0.1)
+
+
+@pytest.mark.validation
+@pytest.mark.xfail(
+    reason="our pixel-wise BTEX Fp median is 1.74 mL/min/mL vs the published 3.32 on this ring "
+    "(1.56 vs ~3.3 for the ring-median curve); the free delay settles at ~0.4 s, where the "
+    "published value needs ~1 s — see docs in kinetics/btex.py",
+    strict=True,
+)
+def test_nih_stress_median_within_5_percent_of_the_published_map(nih_stress) -> None:
+    fit, reference = nih_stress
+    assert np.median(fit.params["fp"] * 60.0) == pytest.approx(np.median(reference), rel=0.05)
+
+
+@pytest.mark.validation
+def test_nih_rest_patch_gives_a_plausible_rest_flow(validation_dir) -> None:
+    data, aif, t = _load(validation_dir / "qperf_nih" / "perf_data.mat")
+    # ring drawn around the blood pool of the peak-enhancement map (no published map here)
+    ring = np.load(Path(__file__).parents[1] / "data" / "nih_rest_ring_mask.npy")
+    fit = kinetics.fit("btex", data[ring], aif=aif, times=t, hematocrit=HCT)
+    assert fit.success.mean() > 0.95
+    assert 0.4 < np.median(fit.params["fp"] * 60.0) < 1.6  # measured 0.83 mL/min/mL
