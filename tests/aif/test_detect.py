@@ -95,3 +95,16 @@ def test_bad_input_raises():
         aif.detect_blood_pool(img, t[:-1])
     with pytest.raises(SegmentationError, match="too few"):
         aif.detect_blood_pool(img[..., :6], t[:6], pd_frames=3)
+
+
+def test_aif_from_the_myocardial_series_warns_about_saturation():
+    img, t, lv, _ = make_aif_series()
+    weak = img.copy()
+    weak[..., 3:] = weak[..., 3:5].mean(axis=-1, keepdims=True)  # slice 0: no enhancement
+    k, det = aif.detect_in_myocardial_series(np.stack([weak, img]), t, pd_frames=3)
+    assert k == 1
+    assert np.all(lv[det.mask])
+    assert any(f.code == "AIF_FROM_MYOCARDIAL_SERIES" and f.severity == "warning"
+               for f in det.flags)
+    with pytest.raises(SegmentationError, match="no LV blood pool"):
+        aif.detect_in_myocardial_series(weak[None], t, pd_frames=3)
