@@ -70,3 +70,16 @@ def test_bad_shapes_raise():
         segmentation.segment_series(r.images, r.times_s, r.affines[0])
     with pytest.raises(SegmentationError, match="times_s"):
         segmentation.segment_series(r.images, r.times_s[:, :-1], r.affines)
+
+
+def test_outlier_frames_are_left_out():
+    r = make_rings(1, seed=3)
+    spoiled = r.images.copy()
+    bad = np.zeros((1, r.images.shape[-1]), dtype=bool)
+    bad[0, [12, 13, 30]] = True
+    spoiled[0, ..., 12:14] = np.roll(spoiled[0, ..., 12:14], 6, axis=1)  # a gasp: 12 mm jump
+    spoiled[0, ..., 30] = np.roll(spoiled[0, ..., 30], -6, axis=0)
+    seg = segmentation.segment_series(spoiled, r.times_s, r.affines, outliers=bad)
+    assert dice(seg.myocardium[0], r.myo[0]) >= 0.88
+    with pytest.raises(SegmentationError, match="outliers"):
+        segmentation.segment_series(spoiled, r.times_s, r.affines, outliers=bad[:, :-1])

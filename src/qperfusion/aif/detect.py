@@ -92,6 +92,7 @@ def detect_blood_pool(
     *,
     pd_frames: int = 0,
     min_pool_px: int = 6,
+    outliers: np.ndarray | None = None,
 ) -> BloodPoolDetection:
     """Find the LV blood pool (and the RV pool) of one image series from temporal features.
 
@@ -105,6 +106,9 @@ def detect_blood_pool(
         Leading proton-density frames (ignored by the detection).
     min_pool_px : int
         Smallest LV pool accepted (pixels).
+    outliers : ndarray of shape (T,), bool, optional
+        Frames to leave out (e.g. :attr:`qperfusion.moco.MocoResult.outliers` of this
+        slice); ``features`` then describe the remaining frames only.
 
     Returns
     -------
@@ -125,6 +129,7 @@ def detect_blood_pool(
         raise SegmentationError(
             f"times_s has shape {t.shape}; it must have one time per frame ({img.shape[-1]})"
         )
+    img, t, pd_frames = drop_frames(img, t, pd_frames, outliers)
     if img.shape[-1] - pd_frames < 6:
         raise SegmentationError(
             f"only {img.shape[-1] - pd_frames} dynamic frames: too few to find the blood "
@@ -215,6 +220,21 @@ def detect_blood_pool(
         mask=core, lv_pool=lv, rv_pool=rv, confidence=conf, features=f,
         lv_arrival_s=lv_arr, rv_arrival_s=rv_arr, flags=flags,
     )
+
+
+def drop_frames(
+    images: np.ndarray, times_s: np.ndarray, pd_frames: int, outliers: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Leave out the ``outliers`` frames (last axis); the PD count follows."""
+    if outliers is None:
+        return images, times_s, pd_frames
+    out = np.asarray(outliers, dtype=bool)
+    if out.shape != (images.shape[-1],):
+        raise SegmentationError(
+            f"outliers has shape {out.shape}; expected ({images.shape[-1]},), one per frame"
+        )
+    keep = ~out
+    return images[..., keep], times_s[keep], int(np.sum(keep[:pd_frames]))
 
 
 def _always_blood(

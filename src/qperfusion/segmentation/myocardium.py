@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from qperfusion.aif.detect import MASK_HINT, detect_blood_pool
+from qperfusion.aif.detect import MASK_HINT, detect_blood_pool, drop_frames
 from qperfusion.errors import SegmentationError
 from qperfusion.qc import QCFlag
 from qperfusion.segmentation.polar import dp_closed_contour, polar_grid, to_polar
@@ -147,6 +147,7 @@ def segment_slice(
     *,
     spacing_mm: float,
     pd_frames: int = 0,
+    outliers: np.ndarray | None = None,
 ) -> SliceSegmentation:
     """Segment one myocardial slice.
 
@@ -160,6 +161,8 @@ def segment_slice(
         In-plane pixel size (mm).
     pd_frames : int
         Leading proton-density frames.
+    outliers : ndarray of shape (T,), bool, optional
+        Frames to leave out (motion-correction outliers).
 
     Returns
     -------
@@ -170,6 +173,9 @@ def segment_slice(
     SegmentationError
         When the pools or the wall cannot be found; the message says how to give masks.
     """
+    images, times_s, pd_frames = drop_frames(
+        np.asarray(images), np.asarray(times_s, dtype=np.float64), pd_frames, outliers
+    )
     det = detect_blood_pool(images, times_s, pd_frames=pd_frames, min_pool_px=20)
     f = det.features
     flags = list(det.flags)

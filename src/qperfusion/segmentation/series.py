@@ -21,6 +21,7 @@ def segment_series(
     affines: np.ndarray,
     *,
     pd_frames: int = 0,
+    outliers: np.ndarray | None = None,
 ) -> Segmentation:
     """Segment every slice of a myocardial series and label the AHA segments.
 
@@ -34,6 +35,8 @@ def segment_series(
         (column, row, slice, 1) → LPS mm.
     pd_frames : int
         Leading proton-density frames.
+    outliers : ndarray of shape (n_slices, T), bool, optional
+        Frames to leave out per slice (:attr:`qperfusion.moco.MocoResult.outliers`).
 
     Returns
     -------
@@ -64,6 +67,10 @@ def segment_series(
     if aff.shape != (n_sl, 4, 4):
         raise SegmentationError(f"affines have shape {aff.shape}; expected ({n_sl}, 4, 4)")
     spacing = float(np.linalg.norm(aff[0, :3, 0]))
+    if outliers is not None and np.shape(outliers) != (n_sl, img.shape[-1]):
+        raise SegmentationError(
+            f"outliers has shape {np.shape(outliers)}; expected ({n_sl}, {img.shape[-1]})"
+        )
     lv = np.zeros(img.shape[:3], dtype=bool)
     my = np.zeros_like(lv)
     rv = np.zeros_like(lv)
@@ -71,7 +78,10 @@ def segment_series(
     flags: list[QCFlag] = []
     for k in range(n_sl):
         try:
-            s = segment_slice(img[k], t[k], spacing_mm=spacing, pd_frames=pd_frames)
+            s = segment_slice(
+                img[k], t[k], spacing_mm=spacing, pd_frames=pd_frames,
+                outliers=None if outliers is None else outliers[k],
+            )
         except SegmentationError as exc:
             raise SegmentationError(f"slice {k}: {exc}") from exc
         lv[k], my[k], rv[k] = s.lv_pool, s.myocardium, s.rv_pool
