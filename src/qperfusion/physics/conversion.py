@@ -34,6 +34,9 @@ _BASELINE_OFFSET_WARN_MM = 0.15
 #: (NaN), not tissue.
 _AIR_FRACTION = 0.05
 
+#: Smallest PD SNR (PD / noise σ) of a pixel that is converted.
+_MIN_PD_SNR = 5.0
+
 #: Fraction of clamped pixel-frames above which GD_OUT_OF_RANGE is a warning (else info).
 _OOR_WARN_FRACTION = 0.01
 
@@ -183,8 +186,10 @@ def series_to_gd(
     hematocrit : float, optional
         Blood hematocrit (fraction), kept on the result for ``gd_plasma``.
     mask : array_like of bool, shape (n_slices, ny, nx), optional
-        Pixels to convert (the rest are NaN); default all. The bolus arrival is found from
-        the mean signal of the whole image either way.
+        Pixels to convert (the rest are NaN); default all tissue (air and pixels with PD SNR
+        below 5 are NaN). The bolus arrival is found from the mean signal of the whole image
+        either way. GD_OUT_OF_RANGE is a warning only with a mask (the body outside the heart
+        is not the myocardium the table is made for).
     relaxivity : tuple of float, optional
         (r1, r2) in L/mmol/s; default the preset of the series' agent and field.
     t2_0_s : float, optional
@@ -266,6 +271,8 @@ def series_to_gd(
     # Air and lung: no PD signal to normalise to; their "Gd" would be noise over noise.
     level = np.percentile(ref.reshape(ref.shape[0], -1), 99, axis=1)[:, None, None]
     is_tissue = (ref > _AIR_FRACTION * level) & sel
+    if sigma > 0:  # and a PD reference that is mostly noise is not one either
+        is_tissue &= ref > _MIN_PD_SNR * sigma
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(is_tissue[..., None], sr / ref[..., None], np.nan)
     r2_0 = 1.0 / (
@@ -323,9 +330,14 @@ def series_to_gd(
         flags.append(
             _flag(
                 "GD_OUT_OF_RANGE",
-                "warning" if n_oor > _OOR_WARN_FRACTION * n_vals else "info",
+                "warning" if mask is not None and n_oor > _OOR_WARN_FRACTION * n_vals else "info",
                 f"{n_oor} of {n_vals} pixel-frames ({100 * n_oor / max(n_vals, 1):.2f} %)"
-                " fell outside the look-up table and were clamped.",
+                " fell outside the look-up table and were clamped"
+                + (
+                    " (whole image: pass a myocardial mask to judge the myocardium)."
+                    if mask is None
+                    else "."
+                ),
             )
         )
     return GdSeries(
