@@ -89,7 +89,8 @@ def demo(out: Path, model: str) -> None:
             written = make_demo_phantom(out)
             phantom_s = time.perf_counter() - start
             progress("demo", "reading the DICOM")
-            study = read_study(Path(out) / "phantom")
+            study = read_study(stress=written.dicom_dirs["stress"],  # type: ignore[attr-defined]
+                               rest=written.dicom_dirs["rest"])  # type: ignore[attr-defined]
             result = run(study, options=RunOptions(model=model), progress=progress)
             progress("demo", "writing outputs")
             out_dir = result.write(Path(out) / "results")
