@@ -142,3 +142,14 @@ def test_bad_aif_inputs_say_what_to_do() -> None:
         aif_to_gd(series, np.zeros_like(mask))
     with pytest.raises(ValueError, match="mask shape"):
         aif_to_gd(series, mask[:4])
+
+
+def test_aif_without_pd_frames_is_normalised_to_its_baseline() -> None:
+    _, gd = _truth()
+    series, mask = aif_series(gd)
+    no_pd = dataclasses.replace(
+        series, echoes=series.echoes[..., N_PD:], times_s=series.times_s[:, N_PD:], pd_frames=0
+    )
+    aif = aif_to_gd(no_pd, mask)
+    assert aif.lut.reference == "baseline"
+    assert np.max(np.abs(aif.gd_blood - gd)) < 0.02 * gd.max()

@@ -56,3 +56,21 @@ def test_t2star_corrected_aif_within_two_percent(study, state: str) -> None:
     assert not aif.saturation_warning
     raw = physics.aif_to_gd(st.acquisition.aif, st.aif_mask, t2star_correction=False)
     assert 0.05 < 1 - raw.peak_mM / truth.max() < 0.15
+
+
+def test_noisy_phantom_noise_level_bias_and_curves() -> None:
+    study = phantom.simulate_study(seed=5, ischemia="lcx", motion="none", noise=True)
+    st = study.states["stress"]
+    series = st.acquisition.myocardium
+    myo = (st.labels >= 1) & (st.labels <= 16)
+    conv = physics.series_to_gd(series, mask=myo)
+    assert conv.noise_sigma == pytest.approx(st.noise_sd["myocardium"], rel=0.05)
+    truth = st.gd_myo[..., series.pd_frames :].astype(float)
+    core = np.stack([ndimage.binary_erosion(m, iterations=2) for m in myo])
+    got, want = np.nanmean(conv.gd[core], axis=0), truth[core].mean(axis=0)
+    assert np.max(np.abs(got - want)) < 0.03 * want.max()
+    assert abs(np.mean(got[: conv.n_baseline])) < 1e-9  # baseline removed exactly
+    assert not [f for f in conv.flags if f.severity != "info"]
+    aif = physics.aif_to_gd(st.acquisition.aif, st.aif_mask)
+    aif_truth = st.gd_blood_aif[st.acquisition.aif.pd_frames :]
+    assert np.max(np.abs(aif.gd_blood - aif_truth)) < 0.03 * aif_truth.max()
