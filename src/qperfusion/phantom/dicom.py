@@ -124,6 +124,7 @@ def series_template(
     pe_steps: int,
     acceleration: int,
     slice_spacing_mm: float,
+    thickness_mm: float,
 ) -> Dataset:
     """The tags shared by every image of a series (patient, study, series, sequence)."""
     seq = series.sequence
@@ -169,7 +170,7 @@ def series_template(
     ds.AngioFlag = "N"
     aff = series.affines[0]
     pix = float(np.linalg.norm(aff[:3, 0]))
-    ds.SliceThickness = _ds(float(np.linalg.norm(aff[:3, 2])))
+    ds.SliceThickness = _ds(thickness_mm)
     ds.RepetitionTime = _ds(seq.tr_s * 1e3)
     ds.InversionTime = _ds(seq.td_s * 1e3)
     ds.NumberOfAverages = "1"
@@ -292,6 +293,7 @@ def write_state(
     pe_steps: dict[str, int],
     acceleration: dict[str, int],
     slice_spacing_mm: float,
+    thickness_mm: dict[str, float],
 ) -> dict[str, list[Path]]:
     """Write both series of one :class:`~qperfusion.phantom.simulate.PhantomState`."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -301,7 +303,8 @@ def write_state(
         tpl = series_template(series, state=state_name, kind=kind, patient=patient,
                               weight_kg=weight_kg, dose_ml=dose_ml, seed=seed,
                               pe_steps=pe_steps[kind], acceleration=acceleration[kind],
-                              slice_spacing_mm=slice_spacing_mm)
+                              slice_spacing_mm=slice_spacing_mm,
+                              thickness_mm=thickness_mm[kind])
         trig = np.atleast_2d(state.trigger_time_ms[kind])  # type: ignore[attr-defined]
         written[kind] = write_series(out_dir, series, tpl, state=state_name, kind=kind,
                                      seed=seed, r_wave_s=state.r_wave_s,  # type: ignore

@@ -359,11 +359,11 @@ def _simulate_state(
     }, rng
 
 
-def _series(echoes, times, seq, affines, positions, description, rr) -> PerfusionSeries:
+def _series(echoes, times, seq, affines, positions, description) -> PerfusionSeries:
     return PerfusionSeries(
         echoes=echoes, times_s=times, pd_frames=protocol.N_PD, sequence=seq, affines=affines,
-        time_source="AcquisitionTime", rr_s=float(np.median(rr)), description=description,
-        series_uid="", slice_positions_mm=positions,
+        time_source="AcquisitionTime", rr_s=float(np.median(np.diff(times[0]))),
+        description=description, series_uid="", slice_positions_mm=positions,
     )
 
 
@@ -438,13 +438,14 @@ def simulate_study(
         myo_img = _store(_rician(scale_myo * r["myo_sig"], sd_myo, rng))
         aif_img = _store(_rician(scale_aif * r["aif_sig"], sd_aif, rng))
         affines = np.stack([planes[i].affine for i in order])
+        # third column: the normal times the slice step, as a reader builds it
+        affines[:, :3, 2] = -an.LONG_AXIS * protocol.SLICE_SPACING_MM
         pos_mm = np.array([affines[s, :3, 3] @ (-an.LONG_AXIS) for s in range(len(order))])
         myo_series = _series(myo_img[None], r["times"], r["myo_seq"], affines, pos_mm,
-                             f"{state}_perf_SAX", r["tim"].rr_s)
+                             f"{state}_perf_SAX")
         aif_pos = np.array([aif_plane.affine[:3, 3] @ (-an.LONG_AXIS)])
         aif_series = _series(aif_img[:, None], r["tim"].aif_center_s[None], r["aif_seq"],
-                             aif_plane.affine[None], aif_pos, f"{state}_perf_AIF",
-                             r["tim"].rr_s)
+                             aif_plane.affine[None], aif_pos, f"{state}_perf_AIF")
         acq = Acquisition(state=state, myocardium=myo_series, aif=aif_series,
                           hematocrit=hematocrit)
         states[state] = PhantomState(

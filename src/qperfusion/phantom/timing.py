@@ -97,5 +97,10 @@ def beat_timing(
         start = start + _readout_s(myo_seq) + _SPOILER_S
     myo_center = myo_sat + myo_seq.td_s + myo_seq.lines_to_center * myo_seq.tr_s
     t0 = aif_center[0]
-    return BeatTiming(r_wave - t0, rr, aif_sat - t0, aif_center - t0, myo_sat - t0,
-                      myo_center - t0)
+
+    def clock(t: np.ndarray) -> np.ndarray:
+        # DICOM times carry microseconds: keep exactly what the files will say
+        return np.round(t - t0, 6)
+
+    return BeatTiming(clock(r_wave), rr, clock(aif_sat), clock(aif_center), clock(myo_sat),
+                      clock(myo_center))

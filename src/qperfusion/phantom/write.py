@@ -153,7 +153,9 @@ def write_simulated(
         written = dicom.write_state(
             dicom_dirs[name], name, st, seed=seed, patient=PATIENT,
             weight_kg=PATIENT_WEIGHT_KG, dose_ml=dose_ml, pe_steps=protocol.PE_STEPS,
-            acceleration=protocol.ACCELERATION, slice_spacing_mm=protocol.SLICE_SPACING_MM)
+            acceleration=protocol.ACCELERATION, slice_spacing_mm=protocol.SLICE_SPACING_MM,
+            thickness_mm={"myocardium": protocol.MYO_GRID.thickness_mm,
+                          "aif": protocol.AIF_GRID.thickness_mm})
         files[name] = written["aif"] + written["myocardium"]
 
     mask_dir = out / "masks"
