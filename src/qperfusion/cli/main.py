@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "phantom": "qperfusion.cli.phantom:phantom",
     "demo": "qperfusion.cli.demo:demo",
     "run": "qperfusion.cli.run:run",
+    "batch": "qperfusion.cli.batch:batch",
 }
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ __all__ = [
     "study_request",
     "write_cohort_csv",
 ]
+
+#: Seconds to wait for an existing scheduler given by address.
+_CONNECT_TIMEOUT_S = 20
 
 #: Columns of cohort.csv (one row per study × state × segment).
 COHORT_COLUMNS: tuple[str, ...] = (
@@ -76,20 +80,35 @@ def _files_under(path: Path | None) -> list[str]:
 def study_request(spec: StudySpec, options: RunOptions) -> dict[str, Any]:
     """The request a study's outputs answer: input digest, options, version.
 
-    The digest covers every file under the study's stress, rest and masks paths, by content
-    and relative name, so an edited, added or removed file makes the study run again.
+    Parameters
+    ----------
+    spec : StudySpec
+        The manifest row.
+    options : RunOptions
+        The options the study runs with (the row's overrides applied, see ``run_one``).
+
+    Returns
+    -------
+    dict
+        JSON-safe ``{"inputs_digest", "options", "qperfusion_version"}``. The digest covers
+        every file under the study's stress and rest folders and under the masks it runs with
+        (the row's, else the batch's), by content and relative name, so an edited, added or
+        removed file makes the study run again.
     """
     from qperfusion import __version__
 
+    masks = Path(options.masks) if options.masks else None
     h = hashlib.sha256()
-    for root in (spec.stress, spec.rest, spec.masks):
+    for root in (spec.stress, spec.rest, masks):
         files = _files_under(root)
         for name, digest in sorted(hash_files(files).items()):
             rel = os.path.relpath(name, root if root and root.is_dir() else Path(name).parent)
             h.update(f"{rel}\0{digest}\n".encode())
         h.update(b"--\n")
-    return {"inputs_digest": h.hexdigest(), "options": options.to_dict(),
-            "qperfusion_version": __version__}
+    request = {"inputs_digest": h.hexdigest(), "options": options.to_dict(),
+               "qperfusion_version": __version__}
+    # the form provenance.json gives back (tuples become lists), so the two compare equal
+    return json.loads(json.dumps(request))
 
 
 def _options_for(spec: StudySpec, base: RunOptions) -> RunOptions:
@@ -156,17 +175,33 @@ def run_one(spec: StudySpec, out_root: str | os.PathLike, base: RunOptions) -> S
         result.write(out, extra_provenance={"request": request, "study_id": spec.id})
         return StudyOutcome(spec.id, "done", time.perf_counter() - t0)
     except Exception as exc:  # one bad study must never stop the batch
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        record = {
-            "id": spec.id, "manifest_row": spec.row, "error": message,
-            "type": type(exc).__name__,
-            "expected": isinstance(exc, QPerfusionError),
-            "traceback": traceback.format_exc(),
-            "stress": str(spec.stress), "rest": str(spec.rest),
-        }
+        message = _one_line(exc)
         # a later success replaces the whole folder, error.json included
-        _write_json_atomic(out / "error.json", record)
+        _write_error(out, spec, message, type(exc).__name__,
+                     expected=isinstance(exc, QPerfusionError), trace=traceback.format_exc())
         return StudyOutcome(spec.id, "failed", time.perf_counter() - t0, message)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else "(no message)"
+    return f"{type(exc).__name__}: {first}"
+
+
+def _write_error(out: Path, spec: StudySpec, message: str, kind: str, *, expected: bool,
+                 trace: str) -> None:
+    from qperfusion import __version__
+
+    _write_json_atomic(out / "error.json", {
+        "id": spec.id, "manifest_row": spec.row, "error": message, "type": kind,
+        # expected: bad input (a qperfusion error naming what to fix); otherwise a bug to report
+        "expected": expected,
+        "stress": None if spec.stress is None else str(spec.stress),
+        "rest": None if spec.rest is None else str(spec.rest),
+        "qperfusion_version": __version__,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "traceback": trace,
+    })
 
 
 def _result_rows(study_id: str, results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -186,13 +221,29 @@ def _result_rows(study_id: str, results: dict[str, Any]) -> list[dict[str, Any]]
     return rows
 
 
-def write_cohort_csv(out_root: str | os.PathLike, ids: Sequence[str]) -> Path:
-    """``OUT/cohort.csv``: one row per study × state × segment of every finished study."""
+def write_cohort_csv(out_root: str | os.PathLike, ids: Sequence[str], *,
+                     failed: Collection[str] = ()) -> Path:
+    """Write ``OUT/cohort.csv``: one row per study × state × segment of every finished study.
+
+    Parameters
+    ----------
+    out_root : path
+        The batch output folder holding ``<id>/results.json``.
+    ids : sequence of str
+        Studies in manifest order.
+    failed : collection of str
+        Studies that failed this time: left out even if an older result is still on disk.
+
+    Returns
+    -------
+    Path
+        The CSV (columns :data:`COHORT_COLUMNS`; MBF in mL/min/g, empty where not available).
+    """
     out_root = Path(out_root)
     rows = []
     for sid in ids:
         res = out_root / sid / "results.json"
-        if res.is_file():
+        if sid not in failed and res.is_file():
             rows += _result_rows(sid, json.loads(res.read_text(encoding="utf-8")))
     path = out_root / "cohort.csv"
     fd, tmp = tempfile.mkstemp(prefix=".cohort.csv.", dir=out_root)
@@ -213,10 +264,25 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
             "cohort runs need Dask: pip install 'qperfusion[cluster]'"
         ) from exc
     if scheduler:
-        return Client(scheduler), None
-    n = workers or max(1, min(os.cpu_count() or 1, 4))
+        try:
+            return Client(scheduler, timeout=_CONNECT_TIMEOUT_S), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise QPerfusionError(
+                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one "
+                "(`dask scheduler` plus `dask worker ADDRESS`) or leave out --scheduler to "
+                "run on this machine"
+            ) from exc
+    if workers is not None and workers < 1:
+        raise QPerfusionError(f"workers={workers}: give at least 1 worker process")
+    cores = os.cpu_count() or 1
+    n = workers or max(1, min(cores, 4))
+    # one study per process: share the cores among the workers' numba thread pools rather
+    # than giving every worker all of them (n × cores threads thrash a small machine)
+    env = {"NUMBA_NUM_THREADS": str(max(1, cores // n))}
+    # silence_logs=ERROR: a loaded machine makes the nannies warn at shutdown ("still alive
+    # after 4 s, killing"); a study's own failure is reported through its outcome anyway
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=None, env=env, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
@@ -251,40 +317,47 @@ def run_batch(
     list of StudyOutcome
         In manifest order.
     """
-    from dask.distributed import as_completed
-
     specs = read_manifest(manifest)
     base = options or RunOptions()
-    out = Path(out_root)
+    out = Path(out_root).resolve()
     out.mkdir(parents=True, exist_ok=True)
     client, cluster = _client(scheduler, workers)
     try:
-        futures = {client.submit(run_one, spec, str(out.resolve()), base, pure=False,
-                                 key=f"qperfusion-{spec.id}-{time.time_ns()}"): spec.id
-                   for spec in specs}
-        outcomes: dict[str, StudyOutcome] = {}
-        for fut in as_completed(futures):
-            sid = futures[fut]
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # a worker died: still record it, keep going
-                outcome = StudyOutcome(sid, "failed", 0.0, f"worker failure: {exc}")
-                _write_json_atomic(out / sid / "error.json",
-                                   {"id": sid, "error": outcome.error, "expected": False})
-            outcomes[sid] = outcome
-            if on_done is not None:
-                on_done(outcome)
+        outcomes = _run_on(client, specs, out, base, on_done)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     ordered = [outcomes[s.id] for s in specs]
     ids = [s.id for s in specs]
-    write_cohort_csv(out, ids)
+    write_cohort_csv(out, ids, failed={o.id for o in ordered if o.status == "failed"})
     from qperfusion.workflows.cohort_report import write_cohort_html
 
     write_cohort_html(out, ids, ordered)
-    (out / "batch.json").write_text(
-        json.dumps([asdict(o) for o in ordered], indent=2), encoding="utf-8"
-    )
+    _write_json_atomic(out / "batch.json", {"studies": [asdict(o) for o in ordered]})
     return ordered
+
+
+def _run_on(client: Any, specs: Sequence[StudySpec], out: Path, base: RunOptions,
+            on_done: Callable[[StudyOutcome], None] | None) -> dict[str, StudyOutcome]:
+    from dask.distributed import as_completed
+
+    # pure=False and a unique key: a re-run must run again (the skip decision is run_one's,
+    # made against the files on disk), never reuse a result the scheduler still remembers
+    batch = time.time_ns()
+    futures = {client.submit(run_one, spec, str(out), base, pure=False,
+                             key=f"qperfusion-{spec.id}-{batch}"): spec for spec in specs}
+    outcomes: dict[str, StudyOutcome] = {}
+    for fut in as_completed(futures):
+        spec = futures[fut]
+        try:
+            outcome = fut.result()
+        except Exception as exc:  # the worker died (memory, segfault): record it, go on
+            outcome = StudyOutcome(spec.id, "failed", 0.0,
+                                   f"worker failure: {_one_line(exc)}")
+            _write_error(out / spec.id, spec, outcome.error, type(exc).__name__,
+                         expected=False, trace=traceback.format_exc())
+        outcomes[spec.id] = outcome
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes

@@ -14,6 +14,8 @@ __all__ = ["OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "StudySpec", "read_manifest"]
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "stress", "rest")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("masks", "model", "hematocrit")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: Names the batch itself writes in OUT/; a study folder must not take them.
+_RESERVED_IDS = frozenset({"cohort.csv", "cohort.html", "batch.json"})
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def read_manifest(path: str | Path) -> list[StudySpec]:
                 f"{', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
             )
         specs: list[StudySpec] = []
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         for line, raw in enumerate(reader, start=2):
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
             if not any(row.values()):
@@ -102,9 +104,19 @@ def read_manifest(path: str | Path) -> list[StudySpec]:
                     f"manifest {path} line {line}: id {sid!r} must be letters, digits, '.', "
                     "'_' or '-' (it names the output folder)"
                 )
-            if sid in seen:
-                raise QPerfusionError(f"manifest {path} line {line}: id {sid!r} is repeated")
-            seen.add(sid)
+            if sid.lower() in _RESERVED_IDS:
+                raise QPerfusionError(
+                    f"manifest {path} line {line}: id {sid!r} is the name of a batch output; "
+                    "choose another id"
+                )
+            # case-insensitive: P01 and p01 are one folder on macOS and Windows
+            if sid.lower() in seen:
+                raise QPerfusionError(
+                    f"manifest {path} line {line}: id {sid!r} repeats line "
+                    f"{seen[sid.lower()]} (ids name output folders and must be unique, "
+                    "ignoring case)"
+                )
+            seen[sid.lower()] = line
             if not row["stress"] and not row["rest"]:
                 raise QPerfusionError(
                     f"manifest {path} line {line}: study {sid!r} has neither stress nor rest"
