@@ -153,3 +153,22 @@ def test_aif_without_pd_frames_is_normalised_to_its_baseline() -> None:
     aif = aif_to_gd(no_pd, mask)
     assert aif.lut.reference == "baseline"
     assert np.max(np.abs(aif.gd_blood - gd)) < 0.02 * gd.max()
+
+
+def test_lv_pool_aif_from_a_myocardial_slice_is_checked_for_saturation() -> None:
+    _, gd = _truth(peak=4.0)
+    slow = dataclasses.replace(MYO_FLASH, te_s=(0.0011,))
+    series, mask = aif_series(gd, seq=slow)
+    two = dataclasses.replace(
+        series,
+        echoes=np.concatenate([np.zeros_like(series.echoes), series.echoes], axis=1),
+        times_s=np.vstack([series.times_s, series.times_s + 0.3]),
+    )
+    aif = aif_to_gd(two, mask, slice_index=1)
+    np.testing.assert_array_equal(aif.times_s, series.times_s[0, N_PD:] + 0.3)
+    # no second echo: the T2* loss, amplified by the flat table, pulls the peak well down
+    assert aif.peak_mM < 0.95 * 4.0
+    assert aif.saturation_warning
+    assert {"AIF_SATURATION", "AIF_NO_T2STAR"} <= {f.code for f in aif.flags}
+    with pytest.raises(ValueError, match="slice_index"):
+        aif_to_gd(two, mask, slice_index=2)

@@ -97,9 +97,11 @@ def _flag(code: str, severity: str, message: str) -> QCFlag:
     return QCFlag(code=code, severity=severity, message=message, stage="physics")  # type: ignore[arg-type]
 
 
-def _pool_curves(series: PerfusionSeries, mask: np.ndarray, sigma: float) -> np.ndarray:
+def _pool_curves(
+    series: PerfusionSeries, mask: np.ndarray, sigma: float, slice_index: int
+) -> np.ndarray:
     """Mean bias-free magnitude in the pool: (n_echoes, T)."""
-    pix = np.asarray(series.echoes[:, 0], dtype=float)[:, mask, :]  # (n_echoes, n_pix, T)
+    pix = np.asarray(series.echoes[:, slice_index], dtype=float)[:, mask, :]  # (n_echoes, n_pix, T)
     return rician_debias(pix, sigma).mean(axis=1)
 
 
@@ -116,6 +118,7 @@ def aif_to_gd(
     detrend_order: int = 0,
     gd_max_mM: float = 20.0,
     erode_px: int = 1,
+    slice_index: int = 0,
 ) -> AifCurve:
     """Convert the AIF series' LV blood pool to a blood [Gd] curve (mmol/L), with QC.
 
@@ -148,6 +151,10 @@ def aif_to_gd(
         ``_MIN_POOL_PX`` pixels remain): edge pixels of the pool mix in the myocardium's
         signal through the point-spread function and partial volume, which lowers the peak
         (on the phantom, 7 % with the full mask, 0.5 % after one pixel).
+    slice_index : int, optional
+        Slice of the series that ``mask`` belongs to. The AIF series has one; the fallback
+        of an LV-pool AIF from the myocardial series (no AIF series) picks one of its slices
+        and gets the saturation check (TD ~90 ms: non-linear above ~1–2 mmol/L).
 
     Returns
     -------
@@ -159,6 +166,10 @@ def aif_to_gd(
     if m.shape != aif_series.matrix:
         raise ValueError(
             f"AIF mask shape {m.shape} does not match the AIF image {aif_series.matrix}"
+        )
+    if not 0 <= slice_index < aif_series.n_slices:
+        raise ValueError(
+            f"slice_index {slice_index} is outside the series' {aif_series.n_slices} slice(s)"
         )
     if not m.any():
         raise ValueError("AIF mask is empty: give the LV blood-pool pixels of the AIF series")
@@ -172,7 +183,7 @@ def aif_to_gd(
     use_pd = npd >= 1 and seq.pd_flip_deg > 0
     pd_block = np.asarray(aif_series.echoes[0][..., :npd], dtype=float)
     sigma = float(noise_sigma) if noise_sigma is not None else noise_sigma_from_pd(pd_block)
-    curves = _pool_curves(aif_series, m, sigma)  # (n_echoes, T_all)
+    curves = _pool_curves(aif_series, m, sigma, slice_index)  # (n_echoes, T_all)
     s1_all = curves[0]
 
     can_t2 = aif_series.n_echoes >= 2 and len(seq.te_s) >= 2
@@ -207,7 +218,7 @@ def aif_to_gd(
         tissue_r2_0=1.0 / native_relaxation_s("blood", seq.field_t, kind="t2"),
         reference="pd" if use_pd else "baseline",
     )
-    times = np.asarray(aif_series.times_s, dtype=float)[0, npd:].copy()
+    times = np.asarray(aif_series.times_s, dtype=float)[slice_index, npd:].copy()
 
     def convert(s1: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         sr = s1[npd:]
