@@ -1,4 +1,13 @@
-"""Signal physics: Bloch simulation of the readouts, relaxation, signal → gadolinium."""
+"""Signal physics: Bloch simulation of the readouts, relaxation, signal → gadolinium.
+
+Entry points of the pipeline:
+
+* :func:`series_to_gd` — myocardial series (all slices) → :class:`GdSeries` (SR frames only,
+  mmol/L), PD-normalised, look-up table of the series' own readout, baseline removed;
+* :func:`aif_to_gd` — AIF series + LV-pool mask → :class:`AifCurve` (blood mmol/L, SR frames
+  only), dual-echo T2*-corrected, with peak / saturation / drift / landmark QC;
+* :func:`build_lut` → :class:`LookUpTable` (``gd_from_ratio``), :func:`blood_to_plasma`.
+"""
 
 from qperfusion.physics.aif import AifCurve, aif_to_gd
 from qperfusion.physics.bloch import (
