@@ -22,3 +22,13 @@ def validation_dir() -> Path:
     if not root.is_dir():
         pytest.skip(f"external validation data not found at {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The LCX-ischemia phantom written as DICOM (+ masks, truth.json), no motion; shared."""
+    from qperfusion.phantom import write_study
+
+    out = tmp_path_factory.mktemp("phantom")
+    write_study(out, seed=3, ischemia="lcx", motion="none")
+    return out
