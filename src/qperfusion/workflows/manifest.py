@@ -94,7 +94,8 @@ def read_manifest(path: str | Path) -> list[StudySpec]:
             )
         specs: list[StudySpec] = []
         seen: dict[str, int] = {}
-        for line, raw in enumerate(reader, start=2):
+        for raw in reader:
+            line = reader.line_num  # the file's line (the reader skips blank lines)
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
             if not any(row.values()):
                 continue
