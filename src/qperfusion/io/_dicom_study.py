@@ -131,10 +131,13 @@ def _missing_instances(s: RawSeries) -> list[int]:
     inst = sorted(r.instance for r in s.records)  # type: ignore[type-var]
     if len(set(inst)) != len(inst) or len(inst) < 3:
         return []
-    gaps = sorted(set(range(inst[0], inst[-1] + 1)) - set(inst))
     # a few holes in an otherwise continuous numbering are lost files; many mean the
     # vendor numbers in steps (or another series shares the numbers): not our business
-    return gaps if 0 < len(gaps) <= max(1, len(inst) // 10) else []
+    n_gaps = inst[-1] - inst[0] + 1 - len(inst)
+    if not 0 < n_gaps <= max(1, len(inst) // 10):
+        return []
+    present = set(inst)
+    return [i for i in range(inst[0], inst[-1] + 1) if i not in present]
 
 
 def _pick_myocardium(cands: list[RawSeries], state: str, flags: list[QCFlag]) -> RawSeries:

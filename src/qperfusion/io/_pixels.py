@@ -9,7 +9,7 @@ import numpy as np
 from qperfusion.errors import DicomInputError
 from qperfusion.io._frames import FrameRecord
 from qperfusion.io._scan import Source, read_header
-from qperfusion.io._values import fnum
+from qperfusion.io._values import fnum, get, inum
 
 __all__ = ["PixelJob", "load_pixels", "slice_affine"]
 
@@ -24,6 +24,7 @@ def _decode(source: Source, name: str) -> np.ndarray:
         raise DicomInputError(
             f"{name}: file could not be read again for its pixel data ({type(exc).__name__}); "
             "check that the file is complete and readable") from None
+    _check_length(ds, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -33,6 +34,35 @@ def _decode(source: Source, name: str) -> np.ndarray:
         raise DicomInputError(
             f"{name}: pixel data cannot be decoded ({msg}); re-export uncompressed or install "
             "a decoder for its transfer syntax (pylibjpeg / gdcm)") from None
+
+
+def _check_length(ds: object, name: str) -> None:
+    """Refuse uncompressed pixel data shorter than its header says, before decoding it.
+
+    Decoders allocate the size the header claims; a damaged Rows/Columns/NumberOfFrames
+    must not turn into gigabytes of memory.
+    """
+    try:
+        ts = ds.file_meta.TransferSyntaxUID  # type: ignore[attr-defined]
+        compressed = bool(ts.is_compressed)
+    except Exception:
+        compressed = False
+    rows, cols = inum(get(ds, "Rows")) or 0, inum(get(ds, "Columns")) or 0
+    frames = inum(get(ds, "NumberOfFrames")) or 1
+    bits = inum(get(ds, "BitsAllocated")) or 0
+    spp = inum(get(ds, "SamplesPerPixel")) or 1
+    data = get(ds, "PixelData")
+    if data is None:
+        if get(ds, "FloatPixelData") is None and get(ds, "DoubleFloatPixelData") is None:
+            raise DicomInputError(f"{name}: no pixel data; remove the file or re-export it")
+        return
+    if bits not in (1, 8, 16, 32, 64):
+        raise DicomInputError(f"{name}: BitsAllocated {bits} is not valid; re-export the file")
+    need = rows * cols * frames * spp * bits // 8
+    if not compressed and len(data) < need:
+        raise DicomInputError(
+            f"{name}: pixel data has {len(data)} bytes, Rows×Columns×frames needs {need} "
+            "(truncated file or damaged header); re-export the series")
 
 
 def load_pixels(jobs: list[PixelJob], sources: dict[str, Source]) -> None:

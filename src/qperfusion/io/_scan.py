@@ -23,6 +23,9 @@ __all__ = ["ScanResult", "Source", "list_files", "read_header", "scan"]
 # so skipping them needs no warning.
 _QUIET_SUFFIXES = (".json", ".nii", ".nii.gz", ".csv", ".html")
 
+_MAX_MATRIX = 4096   # larger MR images do not exist; a bigger value is a damaged header
+_MAX_FRAMES = 100_000
+
 #: A source is a path, or a (name, bytes) pair for in-memory data (tests, fuzzing).
 Source = str | tuple[str, bytes]
 
@@ -95,6 +98,11 @@ def scan(sources: list[Source]) -> ScanResult:
             rows, cols = inum(get(ds, "Rows")), inum(get(ds, "Columns"))
             if not rows or not cols or rows < 1 or cols < 1:
                 continue  # DICOMDIR, reports, presentation states: no image to read
+            frames = inum(get(ds, "NumberOfFrames")) or 1
+            if rows > _MAX_MATRIX or cols > _MAX_MATRIX or not 1 <= frames <= _MAX_FRAMES:
+                result.skipped.append((name, f"implausible image size Rows {rows}, Columns "
+                                             f"{cols}, NumberOfFrames {frames} (damaged header)"))
+                continue
             records = frames_from_dataset(ds, name, order)
         except Exception as exc:
             result.skipped.append((name, f"unreadable DICOM header ({type(exc).__name__})"))

@@ -22,12 +22,39 @@ __all__ = [
 ]
 
 
+_TAG_CACHE: dict[str, int | None] = {}
+
+
+def _tag(keyword: str) -> int | None:
+    tag = _TAG_CACHE.get(keyword, -1)
+    if tag == -1:
+        from pydicom.datadict import tag_for_keyword
+
+        tag = _TAG_CACHE[keyword] = tag_for_keyword(keyword)
+    return tag
+
+
+def _data_element() -> type:
+    from pydicom.dataelem import DataElement
+
+    return DataElement
+
+
 def get(ds: Any, keyword: str) -> Any:
     """``ds.keyword`` or None when absent, empty or unreadable."""
     if ds is None:
         return None
+    tag = _tag(keyword)
+    elements = getattr(ds, "_dict", None)  # fast path: most keywords asked for are absent
     try:
-        value = getattr(ds, keyword, None)
+        if tag is not None and isinstance(elements, dict):
+            elem = elements.get(tag)
+            if elem is None:
+                return None
+            # converted elements are read directly; raw ones go through pydicom once
+            value = elem.value if isinstance(elem, _data_element()) else ds[tag].value
+        else:
+            value = getattr(ds, keyword, None)
     except Exception:  # pydicom raises many types on malformed elements
         return None
     if value is None:
