@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 
 from qperfusion.moco._kernels import sample_bilinear
 
-__all__ = ["demons", "downsample", "upsample_field", "warp_stack"]
+__all__ = ["demons", "downsample", "noise_sd", "upsample_field", "warp_stack"]
 
 
 def warp_stack(stack: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -70,6 +70,8 @@ def demons(
     sigma_fluid: float = 1.0,
     sigma_diff: float = 1.5,
     sigma_x: float = 1.0,
+    noise: np.ndarray | None = None,
+    noise_k: float = 3.0,
 ) -> np.ndarray:
     """Register ``moving[t]`` onto ``fixed[t]`` for every t at once (coarse to fine).
 
@@ -86,6 +88,12 @@ def demons(
         Gaussian widths (px of the level) smoothing the update and the field.
     sigma_x : float
         Largest step per iteration is ``sigma_x / 2`` px of the level.
+
+    noise : ndarray of shape (n,), optional
+        Image noise SD of each moving frame (intensity units); adds ``(noise_k * noise)^2``
+        to the denominator so that gradients at noise level (a featureless pre-contrast
+        frame) do not drive the field.
+    noise_k : float
 
     Returns
     -------
@@ -112,14 +120,28 @@ def demons(
         elif field.shape[1:3] != F.shape[1:3]:
             field = upsample_field(field, F.shape[1:3])
         gFy, gFx = np.gradient(F, axis=(1, 2))
+        floor = 0.0
+        if noise is not None:  # a 2x2 block mean halves the noise SD at each level
+            floor = ((noise_k * np.asarray(noise, np.float32) / 2.0**level) ** 2)[:, None, None]
         for _ in range(iters[n_levels - 1 - level]):
             W = warp_stack(M, field)
             r = W - F
             gWy, gWx = np.gradient(W, axis=(1, 2))
             gy = 0.5 * (gFy + gWy)
             gx = 0.5 * (gFx + gWx)
-            den = gy * gy + gx * gx + r * r * inv_sx2
+            den = gy * gy + gx * gx + r * r * inv_sx2 + floor
             scale = np.where(den > 1e-12, -r / np.maximum(den, 1e-12), 0.0).astype(np.float32)
             du = np.stack([scale * gy, scale * gx], axis=-1)
             field = _smooth(field + _smooth(du, sigma_fluid), sigma_diff)
     return field.astype(np.float32, copy=False)
+
+
+def noise_sd(stack: np.ndarray) -> np.ndarray:
+    """Gaussian noise SD of every image of a (n, h, w) stack (Immerkær's Laplacian estimate).
+
+    Immerkær, Comput Vis Image Underst 1996;64:300, doi:10.1006/cviu.1996.0060.
+    """
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+    conv = ndi.convolve(stack.astype(np.float32), k[None], mode="nearest")[:, 1:-1, 1:-1]
+    h, w = conv.shape[1:]
+    return np.sqrt(np.pi / 2) / (6.0 * h * w) * np.abs(conv).sum(axis=(1, 2))

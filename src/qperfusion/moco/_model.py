@@ -16,7 +16,7 @@ __all__ = ["lowrank_model"]
 
 
 def lowrank_model(frames: np.ndarray, rank: int, basis: np.ndarray, *,
-                  leave_one_out: bool = False) -> np.ndarray:
+                  normalise: bool = True) -> np.ndarray:
     """Project every frame onto the leading spatial components of the ``basis`` frames.
 
     Parameters
@@ -37,9 +37,11 @@ def lowrank_model(frames: np.ndarray, rank: int, basis: np.ndarray, *,
     """
     T, h, w = frames.shape
     X = frames.reshape(T, h * w).astype(np.float64)
-    if leave_one_out:
-        return _lowrank_loo(X, rank, basis).reshape(T, h, w).astype(np.float32)
     Xb = X[basis]
+    if normalise:
+        # every frame counts equally in the components: by energy alone the bright bolus
+        # frames would decide them and the dark pre-contrast frames be modelled badly
+        Xb = Xb / np.maximum(np.linalg.norm(Xb, axis=1, keepdims=True), 1e-30)
     rank = int(min(rank, Xb.shape[0]))
     G = Xb @ Xb.T  # small (n_basis x n_basis) Gram matrix instead of an SVD of the images
     evals, evecs = np.linalg.eigh(G)
@@ -50,26 +52,3 @@ def lowrank_model(frames: np.ndarray, rank: int, basis: np.ndarray, *,
     M = (X @ U) @ U.T
     return M.reshape(T, h, w).astype(np.float32)
 
-
-def _lowrank_loo(X: np.ndarray, rank: int, basis: np.ndarray) -> np.ndarray:
-    """Each frame projected on components learned without it (from the Gram matrix only).
-
-    A frame's own misalignment leaks into components learned from it, and its synthetic frame
-    then follows its motion; learning them without it removes that pull.
-    With ``G = X X^T`` and the eigenpairs ``(lam, V)`` of ``G`` restricted to the basis frames
-    other than t, the projection is ``M_t = sum_j a_tj X_j`` with
-    ``a_t = V lam^-1 V^T G[others, t]``.
-    """
-    T = X.shape[0]
-    G = X @ X.T
-    A = np.zeros((T, T))
-    idx_all = np.nonzero(basis)[0]
-    for t in range(T):
-        idx = idx_all[idx_all != t]
-        evals, evecs = np.linalg.eigh(G[np.ix_(idx, idx)])
-        keep = np.argsort(evals)[::-1][: min(rank, idx.size)]
-        evals, evecs = evals[keep], evecs[:, keep]
-        good = evals > evals[0] * 1e-10
-        evals, evecs = evals[good], evecs[:, good]
-        A[t, idx] = evecs @ ((evecs.T @ G[idx, t]) / evals)
-    return A @ X

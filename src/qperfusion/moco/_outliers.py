@@ -24,7 +24,7 @@ def find_outliers(
     *,
     pd_frames: int,
     z_max: float = 5.0,
-    ratio_max: float = 2.5,
+    ratio_max: float = 3.5,
     fold_fraction_max: float = 0.002,
     smooth_px: float = 2.0,
     border_px: int = 8,

@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 from skimage.registration import optical_flow_ilk, optical_flow_tvl1, phase_cross_correlation
 
 from qperfusion.moco._crop import heart_box
-from qperfusion.moco._demons import demons, warp_stack
+from qperfusion.moco._demons import demons, noise_sd, warp_stack
 from qperfusion.moco._fields import MocoInputError, compose_before, invert_stack, taper_weights
 from qperfusion.moco._model import lowrank_model
 from qperfusion.moco._outliers import find_outliers, interpolate_frames
@@ -25,7 +25,8 @@ Method = Callable[[np.ndarray, np.ndarray, np.ndarray, bool], np.ndarray]
 
 def _demons(fixed: np.ndarray, moving: np.ndarray, init: np.ndarray, warm: bool) -> np.ndarray:
     iters = (10, 10) if warm else (20, 20, 15)
-    return demons(fixed, moving, init, iters=iters, sigma_fluid=1.0, sigma_diff=3.5)
+    return demons(fixed, moving, init, iters=iters, sigma_fluid=1.0, sigma_diff=3.5,
+                  noise=noise_sd(moving))
 
 
 def _compose_after(init: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -310,6 +311,12 @@ def register_series(
         f = _align_pd_group(C, f, pd_frames, basis & ~out_s)
         R = warp_stack(C, f)
         M = _model(R, ranks[-1], basis & ~out_s, pd_frames)
+        _, _, ratio = find_outliers(R, M, f, pd_frames=pd_frames, z_max=outlier_z)
+        # judge every frame against a model learned without the suspicious ones (residual
+        # well above the usual), so that several bad frames cannot teach the model their
+        # own (wrong) anatomy
+        trusted = basis & (ratio <= 1.8)
+        M = _model(R, ranks[-1], trusted, pd_frames)
         out_s, why, ratios[s] = find_outliers(R, M, f, pd_frames=pd_frames, z_max=outlier_z)
         if reference == "expiration":
             f = _anchor(f, ~out_s)
