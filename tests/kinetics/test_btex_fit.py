@@ -56,7 +56,6 @@ def test_mbf_is_blood_flow_per_gram_and_fp_is_plasma_flow() -> None:
     per_gram = 60.0 / MYOCARDIAL_DENSITY_G_ML
     np.testing.assert_allclose(fit.fp_ml_min_g, fit.params["fp"] * per_gram)
     np.testing.assert_allclose(fit.mbf_ml_min_g, fit.params["fp"] / (1 - HCT) * per_gram)
-    np.testing.assert_allclose(fit.fp_ml_min_g, truth["fp"] * per_gram, rtol=1e-3)
 
 
 def test_bad_pixel_gives_nan_and_leaves_the_others_alone() -> None:
@@ -67,7 +66,8 @@ def test_bad_pixel_gives_nan_and_leaves_the_others_alone() -> None:
     assert fit.success.tolist() == [True, False, True, True]
     assert np.isnan(fit.params["fp"][1])
     assert np.isnan(fit.sd["fp"][1])
-    np.testing.assert_allclose(fit.params["fp"][[0, 2, 3]], truth["fp"][[0, 2, 3]], rtol=1e-3)
+    alone = _fit(curves[[0, 2, 3]])
+    np.testing.assert_allclose(fit.params["fp"][[0, 2, 3]], alone.params["fp"], rtol=1e-12)
 
 
 def test_sd_from_the_jacobian_matches_the_scatter_of_repeated_fits() -> None:

@@ -25,7 +25,7 @@ from qperfusion.kinetics._btex_solver import (
     shape_params,
 )
 
-__all__ = ["lm_batch", "nearest_rows"]
+__all__ = ["lm_batch"]
 
 N_PARAMS = 5
 _REL_STEP = 1e-6  # relative difference step of γ and ki (the profile is exact to ~1e-13)
@@ -266,29 +266,3 @@ def lm_batch(curves, x0, lo, hi, scale, out_t, times, cin, h, max_iter):
                     params[r, a] = x[a] * scale[a]
                     sd[r, a] = s[a] * scale[a]
     return params, sd, rss, n_iter, ok
-
-
-@njit(cache=True, parallel=True)
-def nearest_rows(scores, bias, k):
-    """Row-wise ``k`` smallest of ``bias − 2·scores`` (scores = curves · tableᵀ, bias = ‖table‖²).
-
-    Returns the table indices (n, k), best first.
-    """
-    n, m = scores.shape
-    k = min(k, m)
-    out = np.empty((n, k), dtype=np.int64)
-    for i in prange(n):
-        best = np.full(k, np.inf)
-        arg = np.zeros(k, dtype=np.int64)
-        for j in range(m):
-            v = bias[j] - 2.0 * scores[i, j]
-            if v < best[k - 1]:
-                pos = k - 1
-                while pos > 0 and best[pos - 1] > v:
-                    best[pos] = best[pos - 1]
-                    arg[pos] = arg[pos - 1]
-                    pos -= 1
-                best[pos] = v
-                arg[pos] = j
-        out[i] = arg
-    return out
