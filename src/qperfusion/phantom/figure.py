@@ -42,7 +42,11 @@ def phantom_figure(study: Any, path: str | Path, *, state: str = "stress") -> Pa
     n_s = myo.n_slices
     fig, axes = plt.subplots(3, n_s + 1, figsize=(4.2 * (n_s + 1), 10.5), layout="constrained")
     vmax = float(np.percentile(myo.data[..., k_peak], 99.5))
-    cmap = plt.get_cmap("tab20", 20)
+    from matplotlib.colors import ListedColormap
+
+    tab = plt.get_cmap("tab20")
+    # 16 segment colours, then LV pool (red) and RV pool (blue)
+    cmap = ListedColormap([tab(i) for i in range(16)] + [(0.9, 0.1, 0.1, 1), (0.1, 0.3, 0.9, 1)])
     for s in range(n_s):
         ax = axes[0, s]
         ax.imshow(myo.data[s, :, :, k_peak], cmap="gray", vmin=0, vmax=vmax)
@@ -51,13 +55,13 @@ def phantom_figure(study: Any, path: str | Path, *, state: str = "stress") -> Pa
         ax = axes[1, s]
         ax.imshow(myo.data[s, :, :, myo.pd_frames - 1], cmap="gray")
         shown = np.ma.masked_equal(labels[s], 0)
-        ax.imshow(shown, cmap=cmap, vmin=0.5, vmax=20.5, alpha=0.6, interpolation="nearest")
+        ax.imshow(shown, cmap=cmap, vmin=0.5, vmax=18.5, alpha=0.55, interpolation="nearest")
         for seg in np.unique(labels[s]):
             if 1 <= seg <= 16:
                 yy, xx = np.nonzero(labels[s] == seg)
                 ax.text(xx.mean(), yy.mean(), str(seg), color="white", fontsize=10,
                         ha="center", va="center", weight="bold")
-        ax.set_title(f"AHA labels on the PD frame (17 LV, 18 RV)\n{st.slice_names[s]}")
+        ax.set_title(f"AHA labels on the PD frame\n{st.slice_names[s]} (LV red, RV blue)")
         for a in axes[:2, s]:
             cy, cx = np.argwhere(labels[s] == 17).mean(axis=0)
             a.set_xlim(cx - 45, cx + 45)
@@ -88,7 +92,7 @@ def phantom_figure(study: Any, path: str | Path, *, state: str = "stress") -> Pa
             if 1 <= seg <= 16:
                 curve = st.gd_myo[s][labels[s] == seg].mean(axis=0)
                 ax.plot(myo.times_s[s], curve, lw=1,
-                        color=cmap((seg - 1) % 20), label=f"{seg}")
+                        color=cmap(int(seg) - 1), label=f"{seg}")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("tissue [Gd] (mmol/L)")
     ax.set_title("true segment curves")
@@ -118,7 +122,7 @@ def phantom_figure(study: Any, path: str | Path, *, state: str = "stress") -> Pa
                 label="AIF echo 2")
         ax.set_xlabel("time (s)")
         ax.set_ylabel("signal (stored units)")
-        ax.set_title("blood-pool signals (saturation in the myocardial slices)")
+        ax.set_title("LV blood signal: SAX slices vs AIF")
         ax.legend(fontsize=7)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
