@@ -100,7 +100,7 @@ def _fine_response(model, p, a, h, y, work):
     for j in range(g):
         y[j] = 0.0
     if model == MODEL_FERMI:
-        fb, alpha, beta = p[0], p[1], p[2]
+        fb, alpha, beta = p[0], p[1], math.exp(p[2])  # beta is fitted as ln(beta)
         for j in range(g):
             ex = alpha * h * j
             work[j] = fb * (1.0 + beta) / (1.0 + beta * math.exp(ex)) if ex < 700.0 else 0.0
@@ -354,7 +354,7 @@ def _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior
                 improved = True
                 break
             lam *= 4.0
-        if not improved or cost_old - cost <= 1e-9 * cost_old + 1e-30:
+        if not improved or cost_old - cost <= 1e-6 * cost_old + 1e-30:
             break
     # SD from the Jacobian at the solution: cov = s² (JᵀJ)⁻¹
     _jacobian(model, p, m, y, t_rel, a, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)

@@ -29,6 +29,19 @@ class ParametricModel(KineticModel):
     #: default log-normal priors ``name -> (median, log-SD)`` on nuisance parameters (never on
     #: the flow); weighted by each curve's noise SD, so they matter only at low SNR
     default_prior: ClassVar[dict[str, tuple[float, float]]] = {}
+    #: use every n-th node of the problem's fine grid (a coarser grid for costly convolutions)
+    grid_stride: ClassVar[int] = 1
+    #: parameters the kernel works with as natural logarithms (better-conditioned LM steps)
+    log_params: ClassVar[tuple[str, ...]] = ()
+    #: LM iterations unless the caller gives ``max_iter``
+    default_max_iter: ClassVar[int] = 60
+
+    def _log_mask(self) -> np.ndarray:
+        return np.array([k in self.log_params for k in self.param_names], dtype=bool)
+
+    def _grid(self, problem: FitProblem) -> tuple[np.ndarray, float]:
+        stride = self.grid_stride
+        return np.ascontiguousarray(problem.fine_aif[::stride]), problem.fine_dt * stride
 
     def _vector(self, values: dict[str, float]) -> np.ndarray:
         return np.array([values[k] for k in self.param_names], dtype=np.float64)
@@ -37,7 +50,8 @@ class ParametricModel(KineticModel):
         self, problem: FitProblem, bounds: dict[str, tuple[float, float]], **options: Any
     ) -> RawFit:
         """Batched LM fit; options ``fit_delay`` (True), ``delay`` (0 s, used when not fitted),
-        ``max_iter`` (60), ``delay_step`` (start-grid spacing of the delay, 0.5 s) and ``prior``
+        ``max_iter`` (the model's ``default_max_iter``), ``delay_step`` (start-grid spacing of
+        the delay, 0.5 s) and ``prior``
         (dict ``name -> (median, log-SD)`` of log-normal priors; None for none; default the
         model's ``default_prior``)."""
         unknown = sorted(set(options) - set(_OPTIONS))
@@ -49,7 +63,7 @@ class ParametricModel(KineticModel):
         from qperfusion.kinetics import _kernels
 
         fit_delay = bool(options.get("fit_delay", True))
-        max_iter = int(options.get("max_iter", 60))
+        max_iter = int(options.get("max_iter", self.default_max_iter))
         delay_step = float(options.get("delay_step", 0.5))
         names = self.param_names
         lo = np.array([bounds[k][0] for k in names], dtype=np.float64)
@@ -68,6 +82,10 @@ class ParametricModel(KineticModel):
         starts = np.array(
             [self._vector({**s, "delay": delay_grid[0]}) for s in self.starts], dtype=np.float64
         )
+        logm = self._log_mask()
+        starts[:, logm] = np.log(starts[:, logm])
+        lo[logm] = np.log(np.maximum(lo[logm], 1e-300))
+        hi[logm] = np.log(hi[logm])
         scale = np.array([k in self.scale_params for k in names], dtype=np.bool_)
         prior = options.get("prior", self.default_prior)
         prior = {} if prior is None else dict(prior)
@@ -86,12 +104,13 @@ class ParametricModel(KineticModel):
         out_sd = np.empty((n, len(names)))
         out_rss = np.empty(n)
         t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
+        fine_aif, fine_dt = self._grid(problem)
         _kernels.lm_fit_batch(
             self.model_id,
             curves,
             t_rel,
-            problem.fine_aif,
-            problem.fine_dt,
+            fine_aif,
+            fine_dt,
             starts,
             scale,
             lo,
@@ -105,6 +124,8 @@ class ParametricModel(KineticModel):
             out_sd,
             out_rss,
         )
+        out_p[:, logm] = np.exp(out_p[:, logm])
+        out_sd[:, logm] *= out_p[:, logm]  # delta method: sd(x) = x · sd(ln x)
         success = np.isfinite(out_rss) & np.all(np.isfinite(out_p), axis=1)
         return RawFit(out_p, out_sd, success, out_rss, float(np.count_nonzero(free)))
 
@@ -112,10 +133,14 @@ class ParametricModel(KineticModel):
         from qperfusion.kinetics import _kernels
 
         cols = [np.asarray(params[k], dtype=np.float64) for k in self.param_names]
-        p = np.ascontiguousarray(
-            np.stack(np.broadcast_arrays(*cols), axis=-1).reshape(-1, len(cols))
-        )
+        p = np.stack(np.broadcast_arrays(*cols), axis=-1).reshape(-1, len(cols))
+        logm = self._log_mask()
+        if logm.any():
+            p = p.copy()
+            p[:, logm] = np.log(np.maximum(p[:, logm], 1e-300))
+        p = np.ascontiguousarray(p)
         out = np.empty((p.shape[0], problem.times.size))
         t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
-        _kernels.predict_batch(self.model_id, p, t_rel, problem.fine_aif, problem.fine_dt, out)
+        fine_aif, fine_dt = self._grid(problem)
+        _kernels.predict_batch(self.model_id, p, t_rel, fine_aif, fine_dt, out)
         return out

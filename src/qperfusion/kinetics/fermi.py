@@ -79,3 +79,9 @@ class FermiModel(ParametricModel):
         for beta in (0.01, 0.1, 1.0)
     )
     scale_params = ("fb",)
+    # the Fermi convolution costs O(G²): run it on every 2nd fine node (0.5 s by default),
+    # ample for a smooth empirical residue and 4x faster
+    grid_stride = 2
+    log_params = ("beta",)  # β spans decades
+    # the Fermi valley is flat: past ~20 iterations the RSS changes in the 4th digit only
+    default_max_iter = 20
