@@ -130,8 +130,8 @@ def test_nih_stress_ring_fits_and_ranks_like_the_published_map(nih_stress) -> No
 @pytest.mark.validation
 @pytest.mark.xfail(
     reason="our pixel-wise BTEX Fp median is 1.74 mL/min/mL vs the published 3.32 on this ring "
-    "(1.56 vs ~3.3 for the ring-median curve); the free delay settles at ~0.4 s, where the "
-    "published value needs ~1 s — see docs in kinetics/btex.py",
+    "(1.55 for the ring-median curve); the free delay settles at ~0.4 s with vp at its bound, "
+    "where the published value needs ~1 s — see the docstring of qperfusion.kinetics.btex",
     strict=True,
 )
 def test_nih_stress_median_within_5_percent_of_the_published_map(nih_stress) -> None:

@@ -18,8 +18,20 @@ is exact except for one smooth convolution, done by exact bin masses on a grid o
 PDE solver (:func:`qperfusion.kinetics._btex_pde.btex_conc_pde`) agrees to ~1e-5.
 See :mod:`qperfusion.kinetics._btex_solver`.
 
-Fit: nearest curve of a table over (Fp, PS, vp, ve, delay) inside the bounds, then bounded
-Levenberg–Marquardt (see :mod:`qperfusion.kinetics._btex_table`, :mod:`._btex_fit`).
+Fit: the curve shape depends only on (Tc, γ = PS/Fp, ki = PS/ve, delay) and scales linearly
+with Fp at fixed shape, so a table of shapes for the given AIF is searched with the amplitude
+solved in closed form; the best start of each table delay (3 by default) is refined by bounded
+Levenberg–Marquardt and the best refinement kept (see :mod:`qperfusion.kinetics._btex_table`,
+:mod:`qperfusion.kinetics._btex_fit`). ``fp`` and ``ps`` are per mL of tissue (mL/s/mL); the
+engine reports ``fp_ml_min_g = fp·60/1.05`` and blood flow ``mbf_ml_min_g = fp/(1 − Hct)·60/1.05``.
+
+Known limits (NIH QPerf stress patch, tests/kinetics/test_btex_fit.py): with 0.5 s frames and
+typical noise the five parameters are nearly degenerate along an Fp–delay–Tc valley; pixel-wise
+Fp ranks pixels like the published NIH map (Spearman ≈ 0.55; Pearson ≈ 0.1 after clipping both
+at 6) but its median, 1.74 mL/min/mL, is about half the published 3.32 on the same ring: the
+free delay settles near 0.4 s with vp at its 0.1 bound (long plug-flow transit), whereas the
+published value needs a delay near 1 s. The published map is stored left–right flipped with
+respect to the data arrays.
 """
 
 from __future__ import annotations
