@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from qperfusion import aif as aif_stage
 from qperfusion import analysis, kinetics, moco, physics, segmentation
@@ -172,9 +171,7 @@ def _segment(acq: Acquisition, images: np.ndarray, options: RunOptions, state: s
     return segmentation.segment_series(images, myo.times_s, myo.affines, pd_frames=myo.pd_frames)
 
 
-def _aif_from_myocardial_series(
-    myo: PerfusionSeries, seg: Any, options: RunOptions
-) -> Any:
+def _aif_from_myocardial_series(myo: PerfusionSeries, seg: Any) -> Any:
     """AIF from the LV pool of a myocardial slice when the study has no AIF series."""
     pools = seg.labels == analysis.LABEL_LV
     sizes = pools.reshape(pools.shape[0], -1).sum(axis=1)
@@ -187,13 +184,7 @@ def _aif_from_myocardial_series(
             "no AIF series and no LV blood pool found in the myocardial slices; give the AIF "
             "series (--aif-series) or masks with the LV pool (label 17)"
         )
-    core = ndimage.binary_erosion(pools[k], iterations=1)
-    mask = core if core.sum() >= 4 else pools[k]
-    one_slice = dataclasses.replace(
-        myo, echoes=myo.echoes[:, k : k + 1], times_s=myo.times_s[k : k + 1],
-        affines=myo.affines[k : k + 1],
-    )
-    curve = physics.aif_to_gd(one_slice, mask, t2star_correction=False)
+    curve = physics.aif_to_gd(myo, pools[k], t2star_correction=False, slice_index=k)
     curve.flags.append(QCFlag(
         "AIF_FROM_MYOCARDIAL_SERIES", "warning",
         f"No dual-echo AIF series: the AIF was taken from the LV blood pool of myocardial "
@@ -292,7 +283,7 @@ def process_state(
             aif_series, det.mask, t2star_correction=options.t2star_correction
         )
     else:
-        aif = _aif_from_myocardial_series(myo, seg, options)
+        aif = _aif_from_myocardial_series(myo, seg)
     flags += aif.flags
 
     timer.start("conversion")
