@@ -73,6 +73,8 @@ def test_geometry_timing_parameters_and_pixels_round_trip(study, reread, state, 
     st = study.states[state]
     series = getattr(st.acquisition, kind)
     files = _series(reread[state], aif=kind == "aif")
+    assert files[0].SeriesInstanceUID == series.series_uid
+    assert files[0].SeriesDescription == series.description
     seq = series.sequence
     # the clock origin of a state is its first image (the AIF's)
     t0 = min(_seconds(ds.AcquisitionTime) for g in reread[state].values() for ds in g)

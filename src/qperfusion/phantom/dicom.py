@@ -195,7 +195,7 @@ def series_template(
     ds.add_new((0x0018, 0x9078), "CS", "GRAPPA")  # ParallelAcquisitionTechnique
     ds.add_new((0x0018, 0x9069), "FD", float(acceleration))  # ParallelReductionFactorInPlane
     ds.StudyInstanceUID = uid(seed, "study")
-    ds.SeriesInstanceUID = uid(seed, state, kind, "series")
+    ds.SeriesInstanceUID = series.series_uid or uid(seed, state, kind, "series")
     ds.StudyID = "1"
     ds.SeriesNumber = str(SERIES_NUMBER[(state, kind)])
     ds.FrameOfReferenceUID = uid(seed, "frame-of-reference")

@@ -359,11 +359,11 @@ def _simulate_state(
     }, rng
 
 
-def _series(echoes, times, seq, affines, positions, description) -> PerfusionSeries:
+def _series(echoes, times, seq, affines, positions, description, uid) -> PerfusionSeries:
     return PerfusionSeries(
         echoes=echoes, times_s=times, pd_frames=protocol.N_PD, sequence=seq, affines=affines,
         time_source="AcquisitionTime", rr_s=float(np.median(np.diff(times[0]))),
-        description=description, series_uid="", slice_positions_mm=positions,
+        description=description, series_uid=uid, slice_positions_mm=positions,
     )
 
 
@@ -442,10 +442,11 @@ def simulate_study(
         affines[:, :3, 2] = -an.LONG_AXIS * protocol.SLICE_SPACING_MM
         pos_mm = np.array([affines[s, :3, 3] @ (-an.LONG_AXIS) for s in range(len(order))])
         myo_series = _series(myo_img[None], r["times"], r["myo_seq"], affines, pos_mm,
-                             f"{state}_perf_SAX")
+                             f"{state}_perf_SAX", series_uid(seed, state, "myocardium"))
         aif_pos = np.array([aif_plane.affine[:3, 3] @ (-an.LONG_AXIS)])
         aif_series = _series(aif_img[:, None], r["tim"].aif_center_s[None], r["aif_seq"],
-                             aif_plane.affine[None], aif_pos, f"{state}_perf_AIF")
+                             aif_plane.affine[None], aif_pos, f"{state}_perf_AIF",
+                             series_uid(seed, state, "aif"))
         acq = Acquisition(state=state, myocardium=myo_series, aif=aif_series,
                           hematocrit=hematocrit)
         states[state] = PhantomState(
@@ -475,6 +476,13 @@ def simulate_study(
     for state in STATES:
         states[state].truth = full_truth["states"][state]
     return PhantomStudy(states=states, truth=full_truth, options=options)
+
+
+def series_uid(seed: int, state: str, kind: str) -> str:
+    """The SeriesInstanceUID the DICOM writer gives a series (deterministic per seed)."""
+    from pydicom.uid import generate_uid
+
+    return generate_uid(entropy_srcs=["qperfusion-phantom", str(seed), state, kind, "series"])
 
 
 def _check_option(name: str, value: str, valid: tuple[str, ...]) -> None:
