@@ -110,7 +110,9 @@ def _acq_time(ds: Any, frame: int | None) -> tuple[float | None, bool, str]:
     tm = tm_seconds(get(ds, "AcquisitionTime"))
     dt = dt_seconds(get(ds, "AcquisitionDateTime"))
     if tm is not None and (dt is None or tm[1] or not dt[1]):
-        day = da_days(get(ds, "AcquisitionDate")) or da_days(get(ds, "SeriesDate")) or 0
+        day = da_days(get(ds, "AcquisitionDate"))
+        if day is None:
+            day = da_days(get(ds, "SeriesDate")) or 0
         return day * 86400.0 + tm[0], tm[1], "AcquisitionTime"
     if dt is not None:
         return dt[0], dt[1], "AcquisitionDateTime"

@@ -154,17 +154,22 @@ def tm_seconds(value: Any) -> tuple[float, bool] | None:
 _DT = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})?(\d{2})?(\d{2})?(\.\d+)?([+-]\d{4})?$")
 
 
+# Day numbers count from 2000-01-01 so that seconds on this clock (~1e9) keep sub-µs
+# precision in float64; from year 1 they would be ~6e10 and lose microseconds.
+_EPOCH_ORDINAL = 730120
+
+
 def _days(year: int, month: int, day: int) -> int | None:
     import datetime
 
     try:
-        return datetime.date(year, month, day).toordinal()
+        return datetime.date(year, month, day).toordinal() - _EPOCH_ORDINAL
     except ValueError:
         return None
 
 
 def da_days(value: Any) -> int | None:
-    """Day number (proleptic ordinal) of a DICOM DA ``YYYYMMDD`` (also ``YYYY.MM.DD``)."""
+    """Day number (days since 2000-01-01) of a DICOM DA ``YYYYMMDD`` (also ``YYYY.MM.DD``)."""
     s = text(value).replace(".", "").replace("-", "")
     if len(s) != 8 or not s.isdigit():
         return None
