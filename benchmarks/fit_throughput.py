@@ -21,7 +21,7 @@ import numpy as np
 HCT = 0.42
 
 
-def make_curves(n: int, aif_name: str, seed: int = 0):
+def make_curves(n: int, aif_name: str, seed: int = 0, max_delay: float = 2.0):
     from qperfusion import kinetics
 
     rng = np.random.default_rng(seed)
@@ -36,7 +36,7 @@ def make_curves(n: int, aif_name: str, seed: int = 0):
         "ps": rng.uniform(0.015, 0.035, n),
         "vp": rng.uniform(0.04, 0.08, n),
         "ve": rng.uniform(0.15, 0.25, n),
-        "delay": rng.uniform(0.0, 2.0, n),
+        "delay": rng.uniform(0.0, max_delay, n),
     }
     t = np.arange(0.0, 60.0, 1.0) + 0.3
     idx = np.round(t / 0.01).astype(int)
