@@ -80,6 +80,14 @@ def _mpr_map(result: PipelineResult) -> np.ndarray | None:
         return np.where(b > 0, a / b, np.nan)
 
 
+def _mean_of_finite(curves: np.ndarray) -> np.ndarray:
+    """Mean over pixels (axis 0) of the finite values; NaN where a frame has none."""
+    ok = np.isfinite(curves)
+    n = ok.sum(axis=0)
+    total = np.where(ok, curves, 0.0).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
 def _segment_curves(sr: StateResult) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per AHA segment: frame times, mean measured and mean fitted [Gd] (first slice it is in)."""
     out = {}
@@ -90,9 +98,8 @@ def _segment_curves(sr: StateResult) -> dict[int, tuple[np.ndarray, np.ndarray, 
             continue
         s = int(np.argmax(where.reshape(where.shape[0], -1).any(axis=1)))
         m = where[s]
-        with np.errstate(invalid="ignore"):
-            measured = np.nanmean(sr.gd_myo[s][m], axis=0)
-            fitted = np.nanmean(sr.fitted[s][m], axis=0)
+        measured = _mean_of_finite(sr.gd_myo[s][m])
+        fitted = _mean_of_finite(sr.fitted[s][m])
         measured[~sr.frame_used[s]] = np.nan
         out[k] = (sr.gd_times_s[s], measured, fitted)
     return out
