@@ -172,7 +172,10 @@ def labels_from_pools(
             raise SegmentationError(f"slice {k} has no myocardium; {MASK_HINT}")
     spacing = float(np.linalg.norm(affines[0, :3, 0]))
     if levels is None:
-        levels = slice_levels(slice_positions_mm(affines), (lv | my).sum(axis=(1, 2)))
+        # LV cavity area decides which end is basal; the epicardial area breaks ties
+        # (an apical slice drawn without a cavity)
+        area = lv.sum(axis=(1, 2)) + 1e-3 * (lv | my).sum(axis=(1, 2))
+        levels = slice_levels(slice_positions_mm(affines), area)
     angles = np.arange(N_RAYS) * (2 * np.pi / N_RAYS)
     centres = np.zeros((n_sl, 2))
     endo_r = np.zeros((n_sl, N_RAYS))
