@@ -192,12 +192,11 @@ def segment_slice(
     r_max = r_pool + 22.0 / spacing_mm
     radii = np.arange(0.0, r_max, step)
     ang, yy, xx = polar_grid((cy, cx), N_ANGLES, radii)
-    Up = to_polar(ndimage.gaussian_filter(U, SMOOTH_PX), yy, xx)
     Pp = to_polar(ndimage.gaussian_filter(P, SMOOTH_PX), yy, xx)
     rvp = to_polar(det.rv_pool.astype(float), yy, xx) > 0.5
-    # --- endocardium: the half-way point between pool and wall of a "blood fraction" made
-    # of upslope and arrival time (the wall fills slowly and late): half-blood pixels go to
-    # the pool, so the wall excludes the blood-pool partial volume
+    # --- endocardium: where a "blood fraction" made of upslope and arrival time (the wall
+    # fills slowly and late) falls to ENDO_LEVEL between pool and wall: pixels with more
+    # blood than that go to the pool, so the wall excludes the blood-pool partial volume
     ring = ndimage.binary_dilation(lv0, iterations=max(2, round(4.0 / spacing_mm))) & ~lv0
     ta = ndimage.median_filter(f.t_arrival_s, size=3)
     u_wall = float(np.median(U[ring]))
@@ -216,12 +215,12 @@ def segment_slice(
     i_endo = dp_closed_contour(c_endo, max_jump=2)
     endo = _smooth_circular(radii[i_endo], 5)
     # --- epicardium: the first strong change, going outward, away from the wall's own
-    # signature (pre-contrast signal, peak enhancement, upslope)
+    # signature (whole signal curve, peak enhancement, pre-contrast signal)
     Bp = to_polar(ndimage.gaussian_filter(f.baseline, SMOOTH_PX), yy, xx)
     wall_band = (radii[None, :] > endo[:, None] + 1.0) & (
         radii[None, :] < endo[:, None] + 3.0 / spacing_mm + 1.0
     )
-    dev = np.zeros_like(Up)
+    dev = np.zeros_like(Pp)
     for X, wgt in ((Pp, W_EPI[0]), (Bp, W_EPI[1])):
         lvl = float(np.median(X[wall_band]))
         dev += wgt * np.abs(X - lvl) / max(abs(lvl), 1e-6 + 0.05 * float(np.median(np.abs(X))))
