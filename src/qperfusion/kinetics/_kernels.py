@@ -354,7 +354,7 @@ def _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior
                 improved = True
                 break
             lam *= 4.0
-        if not improved or cost_old - cost <= 1e-6 * cost_old + 1e-30:
+        if not improved or cost_old - cost <= 1e-5 * cost_old + 1e-30:
             break
     # SD from the Jacobian at the solution: cov = s² (JᵀJ)⁻¹
     _jacobian(model, p, m, y, t_rel, a, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)

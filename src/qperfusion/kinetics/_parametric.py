@@ -51,7 +51,7 @@ class ParametricModel(KineticModel):
     ) -> RawFit:
         """Batched LM fit; options ``fit_delay`` (True), ``delay`` (0 s, used when not fitted),
         ``max_iter`` (the model's ``default_max_iter``), ``delay_step`` (start-grid spacing of
-        the delay, 0.5 s) and ``prior``
+        the delay, 1 s) and ``prior``
         (dict ``name -> (median, log-SD)`` of log-normal priors; None for none; default the
         model's ``default_prior``)."""
         unknown = sorted(set(options) - set(_OPTIONS))
@@ -64,7 +64,7 @@ class ParametricModel(KineticModel):
 
         fit_delay = bool(options.get("fit_delay", True))
         max_iter = int(options.get("max_iter", self.default_max_iter))
-        delay_step = float(options.get("delay_step", 0.5))
+        delay_step = float(options.get("delay_step", 1.0))
         names = self.param_names
         lo = np.array([bounds[k][0] for k in names], dtype=np.float64)
         hi = np.array([bounds[k][1] for k in names], dtype=np.float64)
