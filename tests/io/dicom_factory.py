@@ -174,6 +174,10 @@ def _times(ds: Dataset, spec: SeriesSpec, when: float, t: int, s: int) -> None:
     elif spec.time_mode == "acq_whole_trigger":
         ds.AcquisitionTime = _tm(spec.t0_s + 1.0 * (t * rr // 20), whole=True)
         ds.TriggerTime = round((when - spec.t0_s) * 1000.0, 1)
+    elif spec.time_mode == "whole_nominal":  # whole seconds + per-beat trigger delay
+        ds.AcquisitionTime = _tm(when, whole=True)
+        ds.TriggerTime = round(spec.slice_offset_s * s * 1000.0, 1)
+        ds.NominalInterval = round(rr * 1000.0)
     elif spec.time_mode == "nominal":
         ds.TriggerTime = round(spec.slice_offset_s * s * 1000.0, 1)  # delay after the R wave
         ds.NominalInterval = round(rr * 1000.0)

@@ -191,6 +191,7 @@ def test_aif_series_override(tmp_path):
     ("acq", "AcquisitionTime"),
     ("acq_whole_trigger", "TriggerTime"),
     ("nominal", "InstanceNumber+NominalInterval"),
+    ("whole_nominal", "InstanceNumber+NominalInterval"),  # whole seconds never resolve frames
 ])
 def test_time_sources(tmp_path, mode, source):
     spec = SeriesSpec(time_mode=mode, n_slices=2, n_frames=8, rr_s=0.8)
@@ -280,4 +281,42 @@ def test_argument_errors(tmp_path):
         qp.read_study()
     (tmp_path / "junk").write_bytes(b"hello")
     with pytest.raises(DicomInputError, match="no DICOM images"):
+        qp.read_study(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "state"), [
+    ("Perfusion STRESS", "stress"), ("adenosine perf", "stress"), ("Regadenoson_AIF", "stress"),
+    ("perf_rest", "rest"), ("REST AIF", "rest"), ("Cardiac arrest study", None),
+    ("stress rest", None), ("First Pass New", None),
+])
+def test_state_from_description(text, state):
+    from qperfusion.io._series import state_from_text
+
+    assert state_from_text(text) == state
+
+
+def test_stress_and_rest_from_different_studies(tmp_path):
+    write(classic_series(SeriesSpec(description="perf stress", n_slices=1, n_frames=5)),
+          tmp_path / "one" / "s")
+    write(classic_series(SeriesSpec(description="perf rest", n_slices=1, n_frames=5)),
+          tmp_path / "one" / "r")
+    with pytest.raises(DicomInputError, match="different studies"):
+        qp.read_study(tmp_path / "one")
+    study = qp.read_study(stress=tmp_path / "one" / "s", rest=tmp_path / "one" / "r")
+    assert "STUDY_MISMATCH" in _codes(study)
+
+
+def test_nan_pixels_raise(tmp_path):
+    items = classic_series(SeriesSpec(n_slices=1, n_frames=5))
+    for _, ds in items:
+        img = np.frombuffer(ds.PixelData, np.uint16).astype(np.float32)
+        del ds.PixelData
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+        del ds.PixelRepresentation
+        ds.FloatPixelData = img.tobytes()
+    bad = np.frombuffer(items[2][1].FloatPixelData, np.float32).copy()
+    bad[3] = np.nan
+    items[2][1].FloatPixelData = bad.tobytes()
+    write(items, tmp_path)
+    with pytest.raises(DicomInputError, match="NaN"):
         qp.read_study(tmp_path)

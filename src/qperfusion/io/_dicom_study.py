@@ -101,6 +101,27 @@ def _check_study(series: list[RawSeries], state: str) -> None:
             "or pass --stress/--rest folders")
 
 
+def _check_across_states(by_state: dict[str, list[RawSeries]], inputs: list[StudyInput],
+                         flags: list[QCFlag]) -> None:
+    """Stress and rest from different studies: an error within one folder, else a warning."""
+    first: dict[str, RawSeries] = {}
+    for group in by_state.values():
+        for s in group:
+            uid = s.records[0].study_uid
+            if uid:
+                first.setdefault(uid, s)
+    if len(first) < 2:
+        return
+    a, b = list(first.values())[:2]
+    if a.input_index == b.input_index:
+        raise DicomInputError(
+            f"{a.records[0].source} and {b.records[0].source} come from different studies "
+            "(StudyInstanceUID differs) in one folder; give one study per folder, or the "
+            "states as --stress DIR --rest DIR")
+    _flag(flags, "STUDY_MISMATCH", "stress and rest come from different studies "
+          "(StudyInstanceUID differs): check they belong to the same examination")
+
+
 def _check_complete(s: RawSeries) -> None:
     counts = s.frame_counts
     flat = [c for e in counts for c in e]
@@ -214,11 +235,12 @@ def _choose_timing(sel: list[_Selected], state: str, flags: list[QCFlag]) -> Non
             msg = {
                 1: "AcquisitionTime does not resolve frames; frame times from cumulative "
                    "TriggerTime",
-                2: "AcquisitionTime has whole seconds only (±0.5 s per frame) and TriggerTime "
-                   "does not increase; frame times from whole-second AcquisitionTime",
-                3: f"no per-frame time stamp; frame times from image order × RR "
+                2: f"no per-frame time stamp; frame times from image order × RR "
                    f"({cand.rr_s:.3f} s from NominalInterval/HeartRate) — heart-rate changes "
                    "are not captured",
+                3: "AcquisitionTime has whole seconds only (±0.5 s per frame), TriggerTime "
+                   "does not increase and NominalInterval/HeartRate are missing; frame times "
+                   "from whole-second AcquisitionTime",
             }[SOURCE_RANK[cand.source]]
             _flag(flags, "TIME_SOURCE_FALLBACK", f"{state}: {item.series.name}: {msg}",
                   "info" if SOURCE_RANK[cand.source] == 1 else "warning")
@@ -406,6 +428,7 @@ def build_study(inputs: list[StudyInput], *, aif_series: AifSpec = None,
                 _flag(flags, "SERIES_IGNORED", f"{s.name}: dynamic series with no stress/rest "
                       "in its description or folder, beside labelled ones; ignored", "info")
 
+    _check_across_states(by_state, inputs, flags)
     acquisitions: dict[str, Acquisition] = {}
     jobs: list[PixelJob] = []
     patient: dict[str, str] = {}

@@ -30,10 +30,11 @@ SOURCE_RANK: dict[str, int] = {
     "AcquisitionDateTime": 0,
     "FrameAcquisitionDateTime": 0,
     "TriggerTime": 1,
-    "AcquisitionTime (whole seconds)": 2,
-    "AcquisitionDateTime (whole seconds)": 2,
-    "FrameAcquisitionDateTime (whole seconds)": 2,
-    "InstanceNumber+NominalInterval": 3,
+    "InstanceNumber+NominalInterval": 2,
+    # DESIGN.md: whole seconds do not resolve frames; used only when nothing else exists
+    "AcquisitionTime (whole seconds)": 3,
+    "AcquisitionDateTime (whole seconds)": 3,
+    "FrameAcquisitionDateTime (whole seconds)": 3,
 }
 
 _MIN_BEAT_S = 0.2   # shortest plausible interval between perfusion frames (HR 300)
