@@ -116,3 +116,14 @@ def test_bad_masks_raise_with_what_to_do(rings, tmp_path):
     no_rv[no_rv == 3] = 0
     with pytest.raises(SegmentationError, match="RV"):
         segmentation.labels_from_masks(no_rv, rings.affines)
+
+
+def test_roundtrip_through_the_label_writer(rings, tmp_path):
+    from qperfusion.io.nifti_out import write_labels_nifti
+
+    seg = segmentation.labels_from_masks(_simple(rings), rings.affines)
+    path = write_labels_nifti(tmp_path / "stress_labels.nii.gz", seg.labels, rings.affines)
+    back = segmentation.labels_from_masks(path)
+    np.testing.assert_array_equal(back.labels, seg.labels)
+    np.testing.assert_array_equal(back.layers, seg.layers)
+    assert back.levels == seg.levels

@@ -58,7 +58,8 @@ def labels_from_masks(
         ``.nii``/``.nii.gz`` label image, ``.json`` contours, or a label array.
     affines : ndarray of shape (n_slices, 4, 4), optional
         (column, row, slice, 1) → LPS mm of the myocardial series. Required for arrays and
-        JSON; for NIfTI the file's own affine (RAS, converted to LPS) is used when absent.
+        JSON; for NIfTI, when absent, the exact per-slice affines qperfusion's writer stores
+        in the header extension, else the file's own affine (RAS, converted to LPS).
     style : {"auto", "aha", "lv_myo_rv"}
         Label values of a NIfTI/array input (see the module docstring).
     shape : (n_slices, ny, nx), optional
@@ -111,9 +112,25 @@ def _from_nifti(path: Path, affines, style) -> Segmentation:
         )
     lab = np.transpose(np.rint(data).astype(np.int64), (2, 1, 0))
     if affines is None:
+        affines = _slice_affines_from_extension(img, lab.shape[0])
+    if affines is None:
         a = _RAS_TO_LPS @ img.affine
         affines = np.stack([a @ _shift(k) for k in range(lab.shape[0])])
     return _from_label_array(lab, affines, style, "nifti", where=str(path))
+
+
+def _slice_affines_from_extension(img, n_slices: int) -> np.ndarray | None:
+    """Exact per-slice LPS affines that qperfusion's NIfTI writer stores in a JSON
+    header extension (``{"qperfusion": {"slice_affines_lps": ...}}``); None if absent."""
+    for ext in img.header.extensions:
+        try:
+            meta = json.loads(ext.get_content())
+            a = np.asarray(meta["qperfusion"]["slice_affines_lps"], dtype=np.float64)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            continue
+        if a.shape == (n_slices, 4, 4):
+            return a
+    return None
 
 
 def _shift(k: int) -> np.ndarray:
