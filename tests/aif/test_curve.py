@@ -36,3 +36,19 @@ def test_bad_mask_raises():
         aif.aif_curve(np.ones((4, 4, 5)), np.zeros((4, 4), bool))
     with pytest.raises(SegmentationError, match="shape"):
         aif.aif_curve(np.ones((4, 4, 5)), np.ones((5, 4), bool))
+
+
+def test_user_aif_mask_from_nifti(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    m = np.zeros((6, 8), bool)
+    m[2:4, 3:6] = True
+    path = tmp_path / "aif.nii.gz"
+    nib.save(nib.Nifti1Image(m.T[..., None].astype(np.uint8), np.eye(4)), str(path))
+    np.testing.assert_array_equal(aif.read_aif_mask(path, (6, 8)), m)
+    with pytest.raises(SegmentationError, match="draw the mask on the AIF series"):
+        aif.read_aif_mask(path, (8, 6))
+    nib.save(nib.Nifti1Image(np.zeros((8, 6, 1), np.uint8), np.eye(4)), str(path))
+    with pytest.raises(SegmentationError, match="empty"):
+        aif.read_aif_mask(path)
+    with pytest.raises(SegmentationError, match="not found"):
+        aif.read_aif_mask(tmp_path / "none.nii")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from qperfusion.aif.curve import aif_curve
 from qperfusion.aif.detect import MASK_HINT, BloodPoolDetection, detect_blood_pool
 from qperfusion.aif.features import TemporalFeatures, temporal_features
+from qperfusion.aif.masks import read_aif_mask
 from qperfusion.aif.myocardial import detect_in_myocardial_series
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "aif_curve",
     "detect_blood_pool",
     "detect_in_myocardial_series",
+    "read_aif_mask",
     "temporal_features",
 ]
