@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from qperfusion.constants import DEFAULT_HEMATOCRIT
 from qperfusion.errors import QPerfusionError
 from qperfusion.io.model import PerfusionSeries
 from qperfusion.phantom import protocol
@@ -97,6 +98,8 @@ def write_study(
     snr: float = DEFAULT_SNR,
     readout: str = "flash",
     noise: bool = True,
+    hematocrit: float = DEFAULT_HEMATOCRIT,
+    psf: bool = True,
     figure: bool = False,
     overwrite: bool = False,
 ) -> WrittenPhantom:
@@ -106,7 +109,7 @@ def write_study(
     ----------
     out_dir : str or Path
         Output folder (created).
-    seed, ischemia, motion, snr, readout, noise
+    seed, ischemia, motion, snr, readout, noise, hematocrit, psf
         As :func:`~qperfusion.phantom.simulate_study`.
     figure : bool
         Also write ``figures/phantom.png`` (peak frames and segment labels).
@@ -121,7 +124,7 @@ def write_study(
     out = Path(out_dir)
     _clear_old_dicom(out, overwrite)
     study = simulate_study(seed=seed, ischemia=ischemia, motion=motion, snr=snr,
-                           readout=readout, noise=noise)
+                           readout=readout, noise=noise, hematocrit=hematocrit, psf=psf)
     return write_simulated(out, study, figure=figure, overwrite=overwrite)
 
 
