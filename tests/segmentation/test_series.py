@@ -83,3 +83,15 @@ def test_outlier_frames_are_left_out():
     assert dice(seg.myocardium[0], r.myo[0]) >= 0.88
     with pytest.raises(SegmentationError, match="outliers"):
         segmentation.segment_series(spoiled, r.times_s, r.affines, outliers=bad[:, :-1])
+
+
+def test_uncorrected_motion_lowers_the_confidence_and_is_flagged():
+    r = make_rings(1, seed=2)
+    still = segmentation.segment_series(r.images, r.times_s, r.affines)
+    moving = r.images.copy()
+    for k in range(moving.shape[-1]):  # breathing: +-6 mm every 6 beats
+        moving[0, ..., k] = np.roll(moving[0, ..., k], round(3 * np.sin(np.pi * k / 3)), axis=0)
+    seg = segmentation.segment_series(moving, r.times_s, r.affines)
+    assert still.confidence >= 0.7
+    assert seg.confidence < still.confidence - 0.3
+    assert any(f.code == "SEG_LOW_CONFIDENCE" for f in seg.flags)

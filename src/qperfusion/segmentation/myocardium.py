@@ -214,6 +214,12 @@ def segment_slice(
     c_endo[:, (ir < 0.4) | (ir > 1.8)] = np.inf
     i_endo = dp_closed_contour(c_endo, max_jump=2)
     endo = _smooth_circular(radii[i_endo], 5)
+    # endocardial contrast: blood fraction just inside minus just outside the border; motion
+    # and noise blur it (static phantom ~0.9)
+    k_in = np.clip(np.round((endo - 2.0) / step).astype(int), 0, len(radii) - 1)
+    k_out = np.clip(np.round((endo + 2.0) / step).astype(int), 0, len(radii) - 1)
+    rows = np.arange(len(ang))
+    sharp = float(np.clip(np.median(Zp[rows, k_in] - Zp[rows, k_out]), 0, 1))
     # --- epicardium: the first strong change, going outward, away from the wall's own
     # signature (whole signal curve, peak enhancement, pre-contrast signal)
     Bp = to_polar(ndimage.gaussian_filter(f.baseline, SMOOTH_PX), yy, xx)
@@ -249,7 +255,7 @@ def segment_slice(
     thick = (epi - endo).mean() * spacing_mm
     # regular wall thickness around the ring: confidence in the borders
     reg = 1.0 - np.std(epi - endo) / max(float(np.mean(epi - endo)), 1e-6)
-    conf = det.confidence * float(np.clip(reg, 0, 1))
+    conf = det.confidence * float(np.clip(reg, 0, 1)) * sharp
     if not myo.any():
         raise SegmentationError(f"no myocardium found around the LV blood pool; {MASK_HINT}")
     if not (3.0 <= thick <= 20.0):
