@@ -105,6 +105,20 @@ def _pool_curves(
     return rician_debias(pix, sigma).mean(axis=1)
 
 
+#: Slope / standard error above which a baseline drift is taken as real (not noise).
+DRIFT_T_MIN = 3.0
+
+
+def _slope_t_statistic(y: np.ndarray, t: np.ndarray, slope: float) -> float:
+    """|slope| over its standard error for a straight-line fit of ``y`` against ``t``."""
+    if y.size < 3 or not np.isfinite(slope):
+        return 0.0
+    tc = t - t.mean()
+    resid = y - y.mean() - slope * tc
+    se = np.sqrt(np.sum(resid**2) / (y.size - 2) / max(float(np.sum(tc**2)), 1e-12))
+    return float(abs(slope) / se) if se > 0 else float("inf")
+
+
 def aif_to_gd(
     aif_series: PerfusionSeries,
     mask: ArrayLike,
@@ -232,6 +246,7 @@ def aif_to_gd(
 
     _, drift = detrend_baseline(gd, times, n_baseline=foot, order=1)
     drift_rate = float(drift[0]) if foot >= 2 else float("nan")
+    drift_t = _slope_t_statistic(gd[:foot], times[:foot], drift_rate)
     if baseline_correction:
         gd, _ = detrend_baseline(gd, times, n_baseline=foot, order=detrend_order)
         gd_unc, _ = detrend_baseline(gd_unc, times, n_baseline=foot, order=detrend_order)
@@ -246,7 +261,10 @@ def aif_to_gd(
     marks = bolus_landmarks(gd)
     peak = float(gd[marks.peak_index])
     duration = float(times[-1] - times[0])
-    if np.isfinite(drift_rate) and abs(drift_rate) * duration > constants.AIF_DRIFT_WARN_MM:
+    # a few noisy pre-bolus frames give a slope whose extrapolation over the whole series is
+    # large by chance: warn only for a drift that is both large and significant
+    if (np.isfinite(drift_rate) and abs(drift_rate) * duration > constants.AIF_DRIFT_WARN_MM
+            and drift_t > DRIFT_T_MIN):
         flags.append(
             _flag(
                 "AIF_BASELINE_DRIFT",
