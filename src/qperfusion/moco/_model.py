@@ -11,6 +11,7 @@ doi:10.1088/0031-9155/52/17/003; Xue et al., JCMR 2012;14:P93 KLT MoCo).
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import eigh
 
 __all__ = ["lowrank_model"]
 
@@ -44,9 +45,9 @@ def lowrank_model(frames: np.ndarray, rank: int, basis: np.ndarray, *,
         Xb = Xb / np.maximum(np.linalg.norm(Xb, axis=1, keepdims=True), 1e-30)
     rank = int(min(rank, Xb.shape[0]))
     G = Xb @ Xb.T  # small (n_basis x n_basis) Gram matrix instead of an SVD of the images
-    evals, evecs = np.linalg.eigh(G)
-    keep = np.argsort(evals)[::-1][:rank]
-    evals, evecs = evals[keep], evecs[:, keep]
+    n = G.shape[0]
+    evals, evecs = eigh(G, subset_by_index=[n - rank, n - 1])
+    evals, evecs = evals[::-1], evecs[:, ::-1]
     good = evals > evals[0] * 1e-10
     U = (Xb.T @ evecs[:, good]) / np.sqrt(evals[good])  # (N, r), orthonormal columns
     M = (X @ U) @ U.T
