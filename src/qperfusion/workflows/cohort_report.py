@@ -32,7 +32,9 @@ td:first-child,th:first-child{text-align:left}.failed{color:#b00}.skipped{color:
 <th>abnormal segments</th><th>report</th></tr>
 {% for r in rows %}<tr class="{{ r.status }}"><td>{{ r.id }}</td><td>{{ r.status }}</td>
 <td>{{ r.stress }}</td><td>{{ r.rest }}</td><td>{{ r.mpr }}</td><td>{{ r.ischemic }}</td>
-<td>{% if r.report %}<a href="{{ r.report }}">report</a>{% else %}{{ r.error }}{% endif %}</td></tr>
+<td>{% if r.report %}<a href="{{ r.report }}">report</a>
+{%- elif r.status == "failed" %}<a href="{{ r.id }}/error.json">error.json</a>: {{ r.error }}
+{%- endif %}</td></tr>
 {% endfor %}</table>
 <p>MBF: blood flow, mL/min/g, global median over the myocardium. Per-segment values for every
 study are in cohort.csv.</p>
