@@ -381,6 +381,61 @@ def _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior
     return sse
 
 
+@njit(cache=True)
+def _fit_curve(
+    j, model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid,
+    max_iter, prior_mu, prior_w, templ, norm2, any_scale, out_p, out_sd, out_rss,
+):  # fmt: skip
+    """Start search (best template × amplitude) and LM for curve ``j`` (kept out of the
+    parallel loop so that the parfor lowering, the slow part of compiling, stays small)."""
+    n_t = curves.shape[1]
+    n_s, n_p = starts.shape
+    n_d = delay_grid.size
+    c = curves[j]
+    cc = 0.0
+    for i in range(n_t):
+        cc += c[i] * c[i]
+    best = np.inf
+    bs = 0
+    bd = 0
+    bscale = 1.0
+    for s in range(n_s):
+        for d in range(n_d):
+            if any_scale:
+                cm = 0.0
+                for i in range(n_t):
+                    cm += c[i] * templ[s, d, i]
+                if norm2[s, d] > 0.0 and cm > 0.0:
+                    sc = cm / norm2[s, d]
+                    sse = cc - cm * sc
+                else:
+                    sc = 0.0
+                    sse = cc
+            else:
+                sc = 1.0
+                sse = 0.0
+                for i in range(n_t):
+                    sse += (c[i] - templ[s, d, i]) ** 2
+            if sse < best:
+                best = sse
+                bs = s
+                bd = d
+                bscale = sc
+    p = np.empty(n_p)
+    for k in range(n_p):
+        p[k] = starts[bs, k] * bscale if scale_mask[k] else starts[bs, k]
+    if free[n_p - 1]:
+        p[n_p - 1] = delay_grid[bd]
+    for k in range(n_p):
+        p[k] = min(max(p[k], lo[k]), hi[k])
+    sd = np.empty(n_p)
+    rss = _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior_w, sd)
+    for k in range(n_p):
+        out_p[j, k] = p[k]
+        out_sd[j, k] = sd[k]
+    out_rss[j] = rss
+
+
 @njit(cache=True, parallel=True)
 def lm_fit_batch(
     model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid, max_iter,
@@ -436,49 +491,10 @@ def lm_fit_batch(
         if scale_mask[k]:
             any_scale = True
     for j in prange(n):
-        c = curves[j]
-        cc = 0.0
-        for i in range(n_t):
-            cc += c[i] * c[i]
-        best = np.inf
-        bs = 0
-        bd = 0
-        bscale = 1.0
-        for s in range(n_s):
-            for d in range(n_d):
-                if any_scale:
-                    cm = 0.0
-                    for i in range(n_t):
-                        cm += c[i] * templ[s, d, i]
-                    if norm2[s, d] > 0.0 and cm > 0.0:
-                        sc = cm / norm2[s, d]
-                        sse = cc - cm * sc
-                    else:
-                        sc = 0.0
-                        sse = cc
-                else:
-                    sc = 1.0
-                    sse = 0.0
-                    for i in range(n_t):
-                        sse += (c[i] - templ[s, d, i]) ** 2
-                if sse < best:
-                    best = sse
-                    bs = s
-                    bd = d
-                    bscale = sc
-        p = np.empty(n_p)
-        for k in range(n_p):
-            p[k] = starts[bs, k] * bscale if scale_mask[k] else starts[bs, k]
-        if free[n_p - 1]:
-            p[n_p - 1] = delay_grid[bd]
-        for k in range(n_p):
-            p[k] = min(max(p[k], lo[k]), hi[k])
-        sd = np.empty(n_p)
-        rss = _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior_w, sd)
-        for k in range(n_p):
-            out_p[j, k] = p[k]
-            out_sd[j, k] = sd[k]
-        out_rss[j] = rss
+        _fit_curve(
+            j, model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid,
+            max_iter, prior_mu, prior_w, templ, norm2, any_scale, out_p, out_sd, out_rss,
+        )  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
