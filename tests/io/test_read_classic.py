@@ -320,3 +320,16 @@ def test_nan_pixels_raise(tmp_path):
     write(items, tmp_path)
     with pytest.raises(DicomInputError, match="NaN"):
         qp.read_study(tmp_path)
+
+
+def test_aif_and_myocardium_sharing_one_series_uid(tmp_path):
+    uid, series = generate_uid(), generate_uid()
+    myo = SeriesSpec(description="perfusion", study_uid=uid, series_uid=series, n_frames=6)
+    aif = SeriesSpec(description="perfusion", study_uid=uid, series_uid=series, n_frames=6,
+                     n_slices=1, rows=4, cols=4, echoes_ms=(0.8, 2.0), first_instance=1000)
+    write(classic_series(myo), tmp_path / "m")
+    write(classic_series(aif), tmp_path / "a")
+    acq = qp.read_study(tmp_path)["unspecified"]
+    assert acq.myocardium.n_slices == 3
+    assert acq.aif is not None
+    assert acq.aif.n_echoes == 2

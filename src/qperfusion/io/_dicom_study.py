@@ -147,8 +147,8 @@ def _check_complete(s: RawSeries) -> None:
 
 def _missing_instances(s: RawSeries) -> list[int]:
     """Interior gaps in a classic series' InstanceNumber (each file numbered once)."""
-    if any(r.frame is not None or r.instance is None for r in s.records):
-        return []
+    if s.shares_uid or any(r.frame is not None or r.instance is None for r in s.records):
+        return []  # numbers shared with another matrix (or none per file): gaps mean nothing
     inst = sorted(r.instance for r in s.records)  # type: ignore[type-var]
     if len(set(inst)) != len(inst) or len(inst) < 3:
         return []
@@ -246,8 +246,12 @@ def _choose_timing(sel: list[_Selected], state: str, flags: list[QCFlag]) -> Non
                   "info" if SOURCE_RANK[cand.source] == 1 else "warning")
 
 
-def _pd_frames(item: _Selected) -> tuple[int, float, list[FrameRecord]]:
-    """Leading frames with a lower flip angle than the rest: count, their flip, SR frames."""
+def _pd_frames(item: _Selected) -> tuple[int, float, list[FrameRecord], list[int]]:
+    """Leading frames with a lower flip angle than the rest.
+
+    Returns the PD count, their flip angle (deg), the saturation-recovery frames and the
+    PD count of each slice.
+    """
     s = item.series
     counts, flips = [], []
     sr: list[FrameRecord] = []
@@ -265,14 +269,14 @@ def _pd_frames(item: _Selected) -> tuple[int, float, list[FrameRecord]]:
         sr.extend(frames[i] for i in order[n:])
     n_pd = max(set(counts), key=counts.count)
     pd_flip = float(np.median([f for f in flips if f is not None])) if n_pd else math.nan
-    return n_pd, pd_flip, sr, counts  # type: ignore[return-value]
+    return n_pd, pd_flip, sr, counts
 
 
 def _build_series(item: _Selected, origin: float, readout: str | None, state: str,
                   flags: list[QCFlag], jobs: list[PixelJob]) -> PerfusionSeries:
     s = item.series
     where = f"{state} {item.role} {s.name}"
-    n_pd, pd_flip, sr, counts = _pd_frames(item)  # type: ignore[misc]
+    n_pd, pd_flip, sr, counts = _pd_frames(item)
     if len(set(counts)) > 1:
         _flag(flags, "PD_FRAMES_UNEVEN", f"{where}: PD frames per slice differ {counts}; "
               f"using {n_pd}")

@@ -64,6 +64,7 @@ class RawSeries:
     echo_te_ms: list[float] = field(default_factory=list)
     slice_pos_mm: list[float] = field(default_factory=list)
     normal: np.ndarray | None = None
+    shares_uid: bool = False  # one SeriesInstanceUID held several matrices (AIF + myocardium)
 
     @property
     def description(self) -> str:
@@ -191,7 +192,8 @@ def group_series(records: list[FrameRecord], input_index: int, root: str | None
         for m in matrices:
             sub = [r for r in recs if (r.rows, r.cols) == m]
             key = uid if len(matrices) == 1 else f"{uid} [{m[0]}x{m[1]}]"
-            out.append(_arrange(RawSeries(key=key, records=sub, input_index=input_index), root))
+            out.append(_arrange(RawSeries(key=key, records=sub, input_index=input_index,
+                                          shares_uid=len(matrices) > 1), root))
     return out
 
 

@@ -109,7 +109,8 @@ def format_summary(study: Study, *, show_phi: bool = False) -> str:
         lines.append(
             f"  myocardium  {m['description'] or '-'}: {m['n_slices']} slice(s) × "
             f"{m['n_frames']} frames, matrix {m['matrix'][0]}×{m['matrix'][1]}, "
-            f"{m['pd_frames']} PD frame(s) (flip {m['pd_flip_deg']}°)")
+            f"{m['pd_frames']} PD frame(s)"
+            + (f" (flip {m['pd_flip_deg']}°)" if m["pd_frames"] else ""))
         lines.append(f"    time source {m['time_source']}, RR {m['rr_s']} s")
         lines.append(
             f"    readout {m['readout']}, TD {m['td_ms']} ms, TR {m['tr_ms']} ms, "
