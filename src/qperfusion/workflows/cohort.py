@@ -34,6 +34,7 @@ __all__ = [
     "StudyOutcome",
     "run_batch",
     "run_one",
+    "start_local_cluster",
     "study_request",
     "write_cohort_csv",
 ]
@@ -256,9 +257,42 @@ def write_cohort_csv(out_root: str | os.PathLike, ids: Sequence[str], *,
     return path
 
 
+def start_local_cluster(workers: int | None = None) -> Any:
+    """A Dask ``LocalCluster`` set up for cohort runs: one process per study at a time.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes (default: this machine's cores, at most 4).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Close it when done (``with start_local_cluster(2) as cluster: ...``); its
+        ``scheduler_address`` can be given to several :func:`run_batch` calls.
+    """
+    try:
+        from dask.distributed import LocalCluster
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise QPerfusionError(
+            "cohort runs need Dask: pip install 'qperfusion[cluster]'"
+        ) from exc
+    if workers is not None and workers < 1:
+        raise QPerfusionError(f"workers={workers}: give at least 1 worker process")
+    cores = os.cpu_count() or 1
+    n = workers or max(1, min(cores, 4))
+    # one study per process: share the cores among the workers' numba thread pools rather
+    # than giving every worker all of them (n × cores threads thrash a small machine)
+    env = {"NUMBA_NUM_THREADS": str(max(1, cores // n))}
+    # silence_logs=ERROR: a loaded machine makes the nannies warn at shutdown ("still alive
+    # after 4 s, killing"); a study's own failure is reported through its outcome anyway
+    return LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                        dashboard_address=None, env=env, silence_logs=logging.ERROR)
+
+
 def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
     try:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise QPerfusionError(
             "cohort runs need Dask: pip install 'qperfusion[cluster]'"
@@ -272,17 +306,7 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
                 "(`dask scheduler` plus `dask worker ADDRESS`) or leave out --scheduler to "
                 "run on this machine"
             ) from exc
-    if workers is not None and workers < 1:
-        raise QPerfusionError(f"workers={workers}: give at least 1 worker process")
-    cores = os.cpu_count() or 1
-    n = workers or max(1, min(cores, 4))
-    # one study per process: share the cores among the workers' numba thread pools rather
-    # than giving every worker all of them (n × cores threads thrash a small machine)
-    env = {"NUMBA_NUM_THREADS": str(max(1, cores // n))}
-    # silence_logs=ERROR: a loaded machine makes the nannies warn at shutdown ("still alive
-    # after 4 s, killing"); a study's own failure is reported through its outcome anyway
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=env, silence_logs=logging.ERROR)
+    cluster = start_local_cluster(workers)
     return Client(cluster), cluster
 
 
