@@ -136,3 +136,15 @@ def test_every_method_reduces_motion(name):
     r = np.moveaxis(moco.residual_displacement(res.displacement[0], s.displacement), -1, 0)[2:]
     before = np.linalg.norm(np.moveaxis(s.displacement, -1, 0)[2:][:, s.myocardium], axis=-1)
     assert np.median(r[:, s.myocardium]) < 0.5 * np.median(before)
+
+
+def test_blank_constant_and_integer_series_do_not_fail():
+    """Degenerate input (no structure) gives zero motion and no outliers, without warnings."""
+    for images in (np.zeros((40, 50, 10)), np.full((40, 50, 10), 7.0)):
+        res = moco.register_series(images, pd_frames=2)
+        assert np.abs(res.displacement).max() < 1e-3
+        assert not res.outliers.any()
+        np.testing.assert_allclose(res.registered, images, atol=1e-5)
+    s = synthetic_series(shape=(64, 80), n_frames=12, jump_frames=(), through_plane_frames=())
+    res = moco.register_series(np.round(s.images * 1000).astype(np.int16), pd_frames=3)
+    assert res.registered.dtype == np.float32

@@ -48,6 +48,8 @@ def lowrank_model(frames: np.ndarray, rank: int, basis: np.ndarray, *,
     n = G.shape[0]
     evals, evecs = eigh(G, subset_by_index=[n - rank, n - 1])
     evals, evecs = evals[::-1], evecs[:, ::-1]
+    if evals.size == 0 or evals[0] <= 0:  # blank frames: the model is the frames
+        return frames.astype(np.float32, copy=True)
     good = evals > evals[0] * 1e-10
     U = (Xb.T @ evecs[:, good]) / np.sqrt(evals[good])  # (N, r), orthonormal columns
     M = (X @ U) @ U.T

@@ -68,8 +68,12 @@ def find_outliers(
     # a robust (Theil–Sen) line through (contrast, residual) over the frames
     contrast = np.std(model[:, b:model.shape[1] - b, b:model.shape[2] - b], axis=(1, 2))
     sr = np.arange(pd_frames, T)
-    slope, icpt, _, _ = stats.theilslopes(raw[sr], contrast[sr])
-    expected = np.maximum(icpt + max(slope, 0.0) * contrast, 0.25 * np.median(raw[sr]))
+    if np.ptp(contrast[sr]) > 0:
+        slope, icpt, _, _ = stats.theilslopes(raw[sr], contrast[sr])
+    else:
+        slope, icpt = 0.0, float(np.median(raw[sr]))
+    floor = max(0.25 * float(np.median(raw[sr])), 1e-30)
+    expected = np.maximum(icpt + max(slope, 0.0) * contrast, floor)
     res = raw / expected
     ratio = np.ones(T)
     outliers = np.zeros(T, dtype=bool)

@@ -95,6 +95,8 @@ def _rigid(model: np.ndarray, moving: np.ndarray) -> np.ndarray:
     out = np.zeros((T, h, w, 2), dtype=np.float32)
     win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
     for t in range(T):
+        if np.ptp(model[t]) == 0 or np.ptp(moving[t]) == 0:
+            continue  # a blank frame: nothing to align
         shift, _, _ = phase_cross_correlation(model[t] * win, moving[t] * win,
                                               upsample_factor=4, normalization=None)
         out[t] = -shift  # ndi.shift convention -> backward displacement
@@ -175,6 +177,8 @@ def _align_pd_group(C: np.ndarray, f: np.ndarray, pd_frames: int,
         return f
     R = warp_stack(C, f)
     e_pd, e_sr = _edges(R[:pd_frames].mean(axis=0)), _edges(R[basis].mean(axis=0))
+    if np.ptp(e_pd) == 0 or np.ptp(e_sr) == 0:
+        return f
     h, w = e_pd.shape
     win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
     shift, _, _ = phase_cross_correlation(e_sr * win, e_pd * win, upsample_factor=10,
@@ -303,19 +307,22 @@ def register_series(
                 f = _rigid(_smooth_model(warp_stack(C, f), pd_frames), C)
         for k, rank in enumerate(ranks):
             R = warp_stack(C, f)
-            M = _model(R, rank, basis & ~out_s, pd_frames)
+            M = _model(R, rank, basis & ~out_s if (basis & ~out_s).sum() >= 3 else basis,
+                       pd_frames)
             f = reg_fn(M, C, f, k > 0)
             if k < len(ranks) - 1:
                 out_s, _, _ = find_outliers(warp_stack(C, f), M, f, pd_frames=pd_frames,
                                             z_max=outlier_z)
         f = _align_pd_group(C, f, pd_frames, basis & ~out_s)
         R = warp_stack(C, f)
-        M = _model(R, ranks[-1], basis & ~out_s, pd_frames)
+        M = _model(R, ranks[-1], basis & ~out_s if (basis & ~out_s).sum() >= 3 else basis,
+                   pd_frames)
         _, _, ratio = find_outliers(R, M, f, pd_frames=pd_frames, z_max=outlier_z)
         # judge every frame against a model learned without the suspicious ones (residual
         # well above the usual), so that several bad frames cannot teach the model their
         # own (wrong) anatomy
         trusted = basis & (ratio <= 1.8)
+        trusted = trusted if trusted.sum() >= 3 else basis
         M = _model(R, ranks[-1], trusted, pd_frames)
         out_s, why, ratios[s] = find_outliers(R, M, f, pd_frames=pd_frames, z_max=outlier_z)
         if reference == "expiration":
