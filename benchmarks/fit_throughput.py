@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name:10s} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}")
             continue
         rate = args.n / float(np.median(times))
-        err, bias = accuracy(fit.mbf_ml_min_g, mbf)
+        err, bias = (np.nan, np.nan)
+        if kinetics.get_model(name).flow_param is not None:
+            err, bias = accuracy(fit.mbf_ml_min_g, mbf)
         line = f"{name:10s} {rate:10.0f}"
         if name in ("2cxm", "fermi"):
             secs, sc_mbf = scipy_fit(name, noisy[: args.scipy_n], t, aif)
@@ -134,7 +136,10 @@ def main(argv: list[str] | None = None) -> None:
             line += f" {sc_rate:9.1f} {rate / sc_rate:8.0f}"
         else:
             line += f" {'-':>9s} {'-':>8s}"
-        line += f" {err:9.3f} {bias:+7.3f}"
+        if kinetics.get_model(name).flow_param is None:
+            line += f" {'(no flow)':>9s}"
+        else:
+            line += f" {err:9.3f} {bias:+7.3f}"
         print(line)
         if name in ("2cxm", "fermi"):
             print(
