@@ -1,11 +1,15 @@
 """Numba kernels of the engine: fine-grid forward models and a batched Levenberg–Marquardt.
 
 Every parametric model is evaluated on a uniform fine grid (step ``h``) that starts at the
-first sample: the AIF there is a smooth interpolant of the samples, the tissue response is an
-exact exponential convolution of that piecewise-linear fine input (or a trapezoidal Fermi
-convolution), and the model at the sample times is read off by linear interpolation at
-``t − delay``. A delay therefore costs no new convolution, and a delay step in the Jacobian is
-a re-read of the same fine curve.
+first sample: the AIF there is a smooth (cubic by default) interpolant of the heartbeat
+samples; between fine nodes it is a cubic Hermite (Catmull-Rom) curve that each exponential is
+integrated against exactly (or a trapezoidal Fermi convolution); the model at the sample times
+is read off the fine curve at ``t − delay`` by cubic interpolation. A delay therefore costs no
+new convolution, and a delay step in the Jacobian is a re-read of the same fine curve.
+
+Fits: start from the best of a few model shapes × a delay grid (amplitude by linear least
+squares), then Levenberg–Marquardt with forward-difference Jacobians, projected on the bounds,
+optionally with noise-weighted log-normal priors; SDs from (JᵀJ)⁻¹ at the solution.
 
 One kernel serves all built-in models through an integer model id (one compiled signature,
 ``cache=True``), parallel over curves. Parameter vectors hold the delay LAST.
