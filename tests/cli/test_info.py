@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))
-from dicom_factory import SeriesSpec, classic_series, write
 from pydicom.uid import generate_uid
 
 from qperfusion.cli.main import main
+from tests.io.dicom_factory import SeriesSpec, classic_series, write
 
 MYO_KEYS = {"n_slices", "n_frames", "pd_frames", "time_source", "rr_s", "readout", "td_ms",
             "tr_ms", "te_ms", "flip_deg", "field_t", "agent"}

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from dicom_factory import SeriesSpec, classic_series, enhanced_series, to_bytes
 
 from qperfusion.errors import QPerfusionError
 from qperfusion.io._dicom_study import StudyInput, build_study
+
+from .dicom_factory import SeriesSpec, classic_series, enhanced_series, to_bytes
 
 # (group, element) of tags worth corrupting: timing, geometry, matrix, pixel description
 TARGET_TAGS: tuple[tuple[int, int], ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dicom_fuzz import fuzz, make_base, run_case
+from .dicom_fuzz import fuzz, make_base, run_case
 
 N_CASES = 2000  # more in benchmarks/fuzz_reader.py
 

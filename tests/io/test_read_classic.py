@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dicom_factory import SeriesSpec, classic_series, pixel_value, write
 from pydicom.uid import generate_uid
 
 import qperfusion as qp
 from qperfusion.errors import DicomInputError, QPerfusionError
+
+from .dicom_factory import SeriesSpec, classic_series, pixel_value, write
 
 
 def _hashes(folder: Path) -> dict[str, str]:

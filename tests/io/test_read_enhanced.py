@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dicom_factory import SeriesSpec, classic_series, enhanced_series, pixel_value, to_bytes, write
 from pydicom.uid import generate_uid
 
 import qperfusion as qp
+
+from .dicom_factory import SeriesSpec, classic_series, enhanced_series, pixel_value, to_bytes, write
 
 
 def _pair(tmp_path, **kw):

@@ -7,11 +7,12 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from dicom_factory import SeriesSpec, classic_series, write
 from pydicom.uid import generate_uid
 
 import qperfusion as qp
 from qperfusion.errors import DicomInputError
+
+from .dicom_factory import SeriesSpec, classic_series, write
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
