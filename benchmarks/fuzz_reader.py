@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "io"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from dicom_fuzz import fuzz
+from tests.io.dicom_fuzz import fuzz
 
 
 def speed(repeats: int = 5) -> int:
