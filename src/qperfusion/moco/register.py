@@ -235,13 +235,16 @@ def register_series(
 ) -> MocoResult:
     """Register every frame to a low-rank motion-free model of its series (non-rigid).
 
-    Per slice, on a box around the heart: build the rank-``ranks[0]`` model of the frames,
-    align each frame to its synthetic frame by translation (phase correlation; large shifts)
-    then non-rigidly (``method``); rebuild the model from the registered frames with the next
-    rank, register again from the current field; repeat. Proton-density frames are registered
-    to their projection on the saturation-recovery components, which keeps them in the same
-    geometry although their contrast is different. Frames still misregistered are flagged
-    (residual to the model, Jacobian folding), left out of the model and bridged for display.
+    Per slice, on a box around the heart: translate every frame onto a temporally smoothed
+    copy of the series (phase correlation; large shifts, gasps); then for each rank in
+    ``ranks`` build the low-rank model of the current registered frames and register every
+    frame non-rigidly (``method``) to its synthetic frame, starting from the current field.
+    Proton-density frames are registered to their own mean, then moved as a group onto the
+    saturation-recovery geometry by aligning edge maps. Frames still misregistered are
+    flagged (residual to the model, Jacobian folding), left out of the model and bridged for
+    display. Finally the fields are re-expressed in the ``reference`` geometry.
+
+    The time per 192 x 144 frame is ~0.02 s of CPU (model included; ``benchmarks/moco.py``).
 
     Parameters
     ----------
@@ -257,9 +260,10 @@ def register_series(
     ranks : sequence of int
         Model rank at each pass (one registration pass per entry).
     rigid : bool
-        Translation pre-alignment on the first pass.
+        Translation pre-alignment before the non-rigid passes.
     outlier_z : float
-        Robust z of the residual above which a frame is an outlier.
+        Robust z of the residual above which a frame is an outlier (it must also be 3.5x the
+        residual expected at its contrast).
     max_outlier_fraction : float
         More flagged frames than this fraction in a slice raises ``MOCO_OUTLIERS``.
     taper_px : float
