@@ -26,7 +26,8 @@ __all__ = ["BloodPoolDetection", "detect_blood_pool"]
 STILL_RATIO = 2.0
 #: re-grow the RV pool into weaker pixels with the RV's timing
 RV_REGROW = True
-#: AIF-mask pixels must stay within this many noise SDs of the pool signal in every frame
+#: AIF-mask pixels must stay within this many noise SDs (or robust pool spreads) of the
+#: pool signal in every frame
 AIF_NOISE_K = 4.0
 #: ... plus this fraction of the frame's pool-to-surroundings contrast
 AIF_CONTRAST_FRAC = 0.25
@@ -205,6 +206,11 @@ def detect_blood_pool(
     core &= _always_blood(img[..., pd_frames:], f.baseline, lv, f.noise)
     if core.sum() < 4:
         core = lv & (f.upslope >= np.median(f.upslope[lv]))
+        flags.append(QCFlag(
+            "AIF_MASK_INCONSISTENT", "warning",
+            "no pool pixel follows the pool's signal in every frame (motion?): the AIF mask "
+            "falls back to the pool's fastest-filling half; motion-correct first or "
+            f"{MASK_HINT}", "aif"))
     lv_arr = float(np.median(f.t_arrival_s[lv]))
     rv_arr = float(np.median(f.t_arrival_s[rv])) if rv.any() else float("nan")
     conf = _confidence(lv, rv, lv_arr, rv_arr, t, single)
@@ -255,7 +261,9 @@ def _always_blood(
     if not ring.any():
         return np.ones(pool.shape, dtype=bool)
     sur = np.median(x[ring], axis=0)
-    tol = AIF_NOISE_K * noise + AIF_CONTRAST_FRAC * np.abs(ref - sur)
+    # per-frame robust spread of the pool: noise, and the pool's own inflow heterogeneity
+    spread = 1.4826 * np.median(np.abs(x[pool] - ref), axis=0)
+    tol = AIF_NOISE_K * np.maximum(noise, spread) + AIF_CONTRAST_FRAC * np.abs(ref - sur)
     return np.all(np.abs(x - ref) <= tol, axis=-1)
 
 
