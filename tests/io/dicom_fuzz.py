@@ -93,6 +93,8 @@ def _mutate_tag(data: bytes, rng: np.random.Generator) -> bytes:
 
 
 def _mutate_bytes(data: bytes, rng: np.random.Generator) -> bytes:
+    if not data:  # an earlier mutation of this case already emptied the file
+        return rng.bytes(int(rng.integers(1, 16)))
     kind = rng.integers(3)
     if kind == 0:
         arr = bytearray(data)
