@@ -130,13 +130,26 @@ def test_nih_stress_ring_fits_and_ranks_like_the_published_map(nih_stress) -> No
 @pytest.mark.validation
 @pytest.mark.xfail(
     reason="our pixel-wise BTEX Fp median is 1.74 mL/min/mL vs the published 3.32 on this ring "
-    "(1.55 for the ring-median curve); the free delay settles at ~0.4 s with vp at its bound, "
-    "where the published value needs ~1 s — see the docstring of qperfusion.kinetics.btex",
+    "(ring-median curve 1.55; an independent method-of-lines BTEX20 with NIH's 20-segment grid "
+    "and axial diffusion gives 1.6). No delay range, data length, vp bound, baseline or AIF "
+    "dispersion choice closes the gap; Fp/(1 − Hct) = 3.0 is 10 % below it — see the docstring "
+    "of qperfusion.kinetics.btex and benchmarks/btex_nih.py",
     strict=True,
 )
 def test_nih_stress_median_within_5_percent_of_the_published_map(nih_stress) -> None:
     fit, reference = nih_stress
     assert np.median(fit.params["fp"] * 60.0) == pytest.approx(np.median(reference), rel=0.05)
+
+
+@pytest.mark.validation
+def test_nih_stress_blood_flow_agrees_with_fermi_deconvolution(nih_stress, validation_dir) -> None:
+    # a shape-agnostic check on real data: the initial height of the impulse response (Fermi,
+    # blood AIF) is blood flow, so BTEX's Fp/(1 − Hct) must land on it (measured 3.00 vs 3.03)
+    fit, _ = nih_stress
+    data, aif, t = _load(validation_dir / "qperf_nih" / "perf_data_stress.mat")
+    fermi = kinetics.fit("fermi", data[RING], aif=aif, times=t, hematocrit=HCT)
+    blood = np.median(fit.params["fp"]) / (1 - HCT)
+    assert blood == pytest.approx(np.median(fermi.params["fb"]), rel=0.1)
 
 
 @pytest.mark.validation
@@ -146,4 +159,6 @@ def test_nih_rest_patch_gives_a_plausible_rest_flow(validation_dir) -> None:
     ring = np.load(Path(__file__).parents[1] / "data" / "nih_rest_ring_mask.npy")
     fit = kinetics.fit("btex", data[ring], aif=aif, times=t, hematocrit=HCT)
     assert fit.success.mean() > 0.95
-    assert 0.4 < np.median(fit.params["fp"] * 60.0) < 1.6  # measured 0.83 mL/min/mL
+    # measured 0.84 mL/min/mL (blood 1.45; Fermi blood flow 1.00), but a third of the pixels
+    # sit at the Fp bound with the delay at 0: the rest curves are too flat to separate Fp
+    assert 0.4 < np.median(fit.params["fp"] * 60.0) < 1.6
