@@ -261,9 +261,13 @@ def _always_blood(
     if not ring.any():
         return np.ones(pool.shape, dtype=bool)
     sur = np.median(x[ring], axis=0)
-    # per-frame robust spread of the pool: noise, and the pool's own inflow heterogeneity
+    # the pool's own heterogeneity (inflow), relative to its signal: the median over frames
+    # of the per-frame robust spread, so frames where motion widens the spread do not count
     spread = 1.4826 * np.median(np.abs(x[pool] - ref), axis=0)
-    tol = AIF_NOISE_K * np.maximum(noise, spread) + AIF_CONTRAST_FRAC * np.abs(ref - sur)
+    rel = float(np.median(spread / np.maximum(np.abs(ref), 1e-12)))
+    tol = AIF_NOISE_K * np.maximum(noise, rel * np.abs(ref)) + AIF_CONTRAST_FRAC * np.abs(
+        ref - sur
+    )
     return np.all(np.abs(x - ref) <= tol, axis=-1)
 
 
