@@ -71,3 +71,25 @@ def test_ge_pixels_are_the_stored_images(ge_dir, ge_study):
     k = int(ds.InstanceNumber) - 2  # numbering starts at 2
     np.testing.assert_array_equal(ge_study["unspecified"].myocardium.data[0, :, :, k],
                                   ds.pixel_array.astype(np.float32))
+
+
+def test_ge_copy_with_a_missing_file_or_timing(ge_dir, tmp_path):
+    import shutil
+
+    import pydicom
+
+    from qperfusion.errors import DicomInputError
+
+    holed = tmp_path / "holed"
+    shutil.copytree(ge_dir, holed)
+    (holed / "I40").unlink()  # InstanceNumber 41
+    with pytest.raises(DicomInputError, match=r"InstanceNumber \[41\] missing"):
+        qp.read_study(holed)
+    untimed = tmp_path / "untimed"
+    untimed.mkdir()
+    for f in sorted(ge_dir.iterdir())[:10]:
+        ds = pydicom.dcmread(f)
+        del ds.TriggerTime  # whole-second AcquisitionTime stays; NominalInterval is "6"
+        ds.save_as(untimed / f.name)
+    with pytest.raises(DicomInputError, match="no frame timing"):
+        qp.read_study(untimed)

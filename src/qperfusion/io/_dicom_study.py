@@ -210,8 +210,8 @@ def _choose_timing(sel: list[_Selected], state: str, flags: list[QCFlag]) -> Non
             r = item.series.records[0]
             raise DicomInputError(
                 f"{item.series.name} in {item.series.folder}: no frame timing — AcquisitionTime "
-                "does not resolve frames, TriggerTime does not increase, and NominalInterval/"
-                f"HeartRate are missing (e.g. {r.source}); fix the export or give frame times "
+                "does not resolve frames, TriggerTime does not increase, and NominalInterval "
+                f"(250–3000 ms) is missing (e.g. {r.source}); fix the export or give frame times "
                 "in a NIfTI + JSON sidecar (FrameTimes)")
         per.append(cands)
     common = set.intersection(*(set(c) for c in per))
@@ -236,10 +236,10 @@ def _choose_timing(sel: list[_Selected], state: str, flags: list[QCFlag]) -> Non
                 1: "AcquisitionTime does not resolve frames; frame times from cumulative "
                    "TriggerTime",
                 2: f"no per-frame time stamp; frame times from image order × RR "
-                   f"({cand.rr_s:.3f} s from NominalInterval/HeartRate) — heart-rate changes "
+                   f"({cand.rr_s:.3f} s from NominalInterval) — heart-rate changes "
                    "are not captured",
                 3: "AcquisitionTime has whole seconds only (±0.5 s per frame), TriggerTime "
-                   "does not increase and NominalInterval/HeartRate are missing; frame times "
+                   "does not increase and NominalInterval is missing; frame times "
                    "from whole-second AcquisitionTime",
             }[SOURCE_RANK[cand.source]]
             _flag(flags, "TIME_SOURCE_FALLBACK", f"{state}: {item.series.name}: {msg}",

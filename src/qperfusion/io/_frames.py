@@ -87,7 +87,6 @@ class FrameRecord:
     ti_ms: float | None
     flip_deg: float | None
     rr_ms: float | None
-    heart_rate: float | None
     slope: float
     intercept: float
 
@@ -174,7 +173,6 @@ def _record(ds: Any, source: str, frame: int | None, order: int) -> FrameRecord:
         ti_ms=ti,
         flip_deg=fnum(lk("FlipAngle", _TIMING)),
         rr_ms=rr,
-        heart_rate=fnum(get(ds, "HeartRate")),
         slope=1.0 if slope is None or slope == 0 else slope,
         intercept=0.0 if intercept is None else intercept,
     )

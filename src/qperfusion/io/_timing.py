@@ -3,7 +3,7 @@
 DESIGN.md: AcquisitionDateTime / AcquisitionTime when it resolves frames (fractional
 seconds, every frame of a slice distinct); else TriggerTime when it increases through the
 series (cumulative, as some vendors write it); else InstanceNumber order with the RR interval
-from NominalInterval (or HeartRate). Whole-second acquisition times that are still distinct
+from NominalInterval. Whole-second acquisition times that are still distinct
 come after TriggerTime: they would put up to ±0.5 s of error on every frame.
 
 All candidates are computed for every series; the state (stress/rest) then uses the best
@@ -39,7 +39,6 @@ SOURCE_RANK: dict[str, int] = {
 
 _MIN_BEAT_S = 0.2   # shortest plausible interval between perfusion frames (HR 300)
 _RR_RANGE_MS = (250.0, 3000.0)
-_HR_RANGE = (20.0, 240.0)
 
 
 @dataclass
@@ -124,15 +123,15 @@ def _trigger_candidate(slices: list[list[FrameRecord]]) -> TimingCandidate | Non
 
 
 def nominal_rr_s(frames: list[FrameRecord]) -> float | None:
-    """RR interval (s) from NominalInterval, else HeartRate; None when neither is plausible."""
+    """RR interval (s) from NominalInterval (enhanced: RRIntervalTimeNominal); None if absent.
+
+    HeartRate is not used: DESIGN.md names NominalInterval, and a series whose only timing is
+    a heart rate is better refused with a clear message than timed on a guess.
+    """
     rr = [r.rr_ms for r in frames if r.rr_ms is not None
           and _RR_RANGE_MS[0] <= r.rr_ms <= _RR_RANGE_MS[1]]
     if rr:
         return float(np.median(rr)) / 1000.0
-    hr = [r.heart_rate for r in frames if r.heart_rate is not None
-          and _HR_RANGE[0] <= r.heart_rate <= _HR_RANGE[1]]
-    if hr:
-        return 60.0 / float(np.median(hr))
     return None
 
 
