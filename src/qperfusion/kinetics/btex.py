@@ -44,11 +44,13 @@ the same — a least-squares fit of an independent method-of-lines BTEX20 with N
 Fp 1.58–1.62 mL/min/mL, our closed form 1.55 — but the published map's ring median is 3.32, twice
 that. Neither the delay range (down to −1 s), fitting only the first pass, a dispersed AIF, the
 vp bound, nor baseline removal moves our Fp above ~1.75 with a fit as good. Blood flow
-Fp/(1 − Hct) from our BTEX (pixel median 3.0) agrees with Fermi deconvolution of the blood AIF
-(3.03) and is 10 % below the map, so the map may be blood flow (Xue et al. report stress
-2.82 ± 0.47 mL/min/g in volunteers), although a 2CXM fit with vp ≤ 0.1 also reaches its
-value as plasma flow. Pixel-wise: Spearman 0.56, Pearson 0.13 (both clipped at 6; 0.33 / 0.69
-after removing the pre-foot baselines of AIF and tissue, which the engine does not do). The
+Fp/(1 − Hct) from our BTEX (pixel median 3.0 mL/min/mL) agrees with Fermi deconvolution of the
+blood AIF (3.2) and is 10 % below the map, so the map may be blood flow (Xue et al. report stress
+2.82 ± 0.47 mL/min/g in volunteers); read as plasma flow it needs a 2CXM with vp held at 0.1
+(ours gives 2.84 there, 2.38 with vp free at 0.14). Pixel-wise against the map: Spearman 0.56,
+Pearson 0.13 (both clipped at 6; 0.69 / 0.33 after removing the pre-foot baselines of AIF and
+tissue, which the engine does not do); Fermi reaches Pearson 0.65, so the map behaves like a
+well-conditioned (regularised) estimate, not a free five-parameter pixel fit. The
 vascular transit is where BTEX and the 2CXM differ most: plug flow versus a mixed compartment,
 so on the same curve the 2CXM Fp is about twice the BTEX Fp (a noise-free 2CXM curve, Fp
 2.4 mL/min/mL, is fitted by BTEX with Fp 1.75; a BTEX curve by the 2CXM with 4.8). At rest a
