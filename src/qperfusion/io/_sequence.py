@@ -253,6 +253,10 @@ def sequence_params(
         flags.append(QCFlag("PHASE_STEPS_ASSUMED", "warning",
                             f"{where}: no AcquisitionMatrix; phase-encoding lines taken from the "
                             f"image matrix ({steps})", "io"))
+    if readout == "ssfp":
+        flags.append(QCFlag("RAMPUP_ASSUMED", "info",
+                            f"{where}: no DICOM tag gives the bSSFP ramp-up (catalysation) "
+                            "pulses; assuming 0", "io"))
     n_lines = max(1, math.ceil((steps or 1) / accel - 1e-9))
     reorder = text(rep.value("RectilinearPhaseEncodeReordering")).upper()
     ordering = "centric" if "CENTRIC" in reorder else "linear"
