@@ -16,7 +16,7 @@ Measured (``benchmarks/segmentation.py``): phantom, static, 3 seeds × stress/re
 myocardium Dice 0.91–0.94, LV 0.91–0.93, RV ≥ 0.99, AHA agreement ≥ 0.97, anterior insertion
 within 1°; with respiratory motion after :mod:`qperfusion.moco`: myocardium Dice 0.87–0.91,
 insertion within 3° (without motion correction: 0.69–0.86, flagged by a lower confidence).
-Real GE 1.5 T series against manual masks: myocardium Dice 0.81, LV 0.91, RV 0.91, AHA
+Real GE 1.5 T series against manual masks: myocardium Dice 0.82, LV 0.91, RV 0.91, AHA
 agreement 0.93, insertion 4° from the one the same geometry gives on the manual masks.
 About 0.3–0.7 s per 144×192×64 slice, 1–2 s per 256×256×79 slice (2 shared cores).
 """
