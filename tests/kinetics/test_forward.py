@@ -103,6 +103,7 @@ def test_fermi_residue_is_flow_at_zero_and_decreasing():
     assert fermi_residue(np.array([-1.0]), fb=0.03, alpha=0.4, beta=0.05)[0] == 0.0
 
 
+@pytest.mark.validation
 def test_parker_constants_and_curve_match_the_reference(validation_dir):
     ref = json.loads((validation_dir / "parker2006_aif.json").read_text())
     for key, value in PARKER_2006.items():
