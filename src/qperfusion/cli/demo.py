@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from qperfusion.errors import QPerfusionError
+from qperfusion.workflows.options import DEFAULT_MODEL
 
 #: Demo phantom: LAD ischemia with respiratory motion, written with its figure.
 DEMO_OPTIONS = {"seed": 0, "ischemia": "lad", "motion": "resp", "readout": "flash"}
@@ -66,7 +67,7 @@ def truth_comparison(results: dict[str, Any], truth: dict[str, Any]) -> dict[str
 @click.command("demo")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path),
               default="qperfusion-demo", show_default=True, help="Demo output folder.")
-@click.option("--model", default="btex", show_default=True, help="Kinetic model.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Kinetic model.")
 def demo(out: Path, model: str) -> None:
     """Run the whole job on a built-in phantom study (LAD ischemia, breathing) and check it.
 

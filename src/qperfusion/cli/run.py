@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from qperfusion.workflows.options import DEFAULT_MODEL
+
 __all__ = ["run"]
 
 
@@ -59,7 +61,8 @@ def make_options(model: str, hematocrit: float | None, masks: str | None, no_moc
               help="Folder with the rest series.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Output folder (replaced as a whole when complete).")
-@click.option("--model", default="btex", show_default=True, type=click.Choice(_model_choices()),
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              type=click.Choice(_model_choices()),
               help="Kinetic model; 'all' fits every model and reports their AIC.")
 @click.option("--masks", type=click.Path(exists=True),
               help="Your own masks (NIfTI labels, or JSON contours; a folder with "

@@ -34,7 +34,7 @@ from qperfusion import analysis, kinetics, moco, physics, segmentation
 from qperfusion.errors import QPerfusionError, SegmentationError
 from qperfusion.io.model import Acquisition, PerfusionSeries, Study
 from qperfusion.qc import QCFlag
-from qperfusion.workflows.options import RunOptions
+from qperfusion.workflows.options import DEFAULT_MODEL, RunOptions
 
 __all__ = ["PipelineResult", "StateResult", "process_state", "run"]
 
@@ -153,7 +153,8 @@ def _register(series: PerfusionSeries, enabled: bool) -> tuple[PerfusionSeries, 
     return _with_images(series, np.stack(echoes)), res
 
 
-def _segment(acq: Acquisition, images: np.ndarray, options: RunOptions, state: str) -> Any:
+def _segment(acq: Acquisition, images: np.ndarray, options: RunOptions, state: str,
+             outliers: np.ndarray | None) -> Any:
     myo = acq.myocardium
     if options.masks:
         from pathlib import Path
@@ -168,7 +169,8 @@ def _segment(acq: Acquisition, images: np.ndarray, options: RunOptions, state: s
                 f"{images.shape[:3]} (slices, rows, columns); give masks in its image grid"
             )
         return seg
-    return segmentation.segment_series(images, myo.times_s, myo.affines, pd_frames=myo.pd_frames)
+    return segmentation.segment_series(images, myo.times_s, myo.affines,
+                                       pd_frames=myo.pd_frames, outliers=outliers)
 
 
 def _aif_from_myocardial_series(myo: PerfusionSeries, seg: Any) -> Any:
@@ -270,13 +272,15 @@ def process_state(
             flags += res.flags
 
     timer.start("segmentation")
-    seg = _segment(acq, myo.data, options, state)
+    seg = _segment(acq, myo.data, options, state,
+                   mc_myo.outliers if mc_myo is not None else None)
     flags += seg.flags
 
     timer.start("aif")
     if aif_series is not None:
         det = aif_stage.detect_blood_pool(
-            aif_series.data[0], aif_series.times_s[0], pd_frames=aif_series.pd_frames
+            aif_series.data[0], aif_series.times_s[0], pd_frames=aif_series.pd_frames,
+            outliers=mc_aif.outliers[0] if mc_aif is not None else None,
         )
         flags += det.flags
         aif = physics.aif_to_gd(
@@ -336,7 +340,7 @@ def process_state(
 def run(
     study: Study,
     *,
-    model: str = "btex",
+    model: str = DEFAULT_MODEL,
     options: RunOptions | None = None,
     progress: ProgressCallback | None = None,
     **option_overrides: Any,
