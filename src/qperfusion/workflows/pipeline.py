@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from qperfusion import aif as aif_stage
-from qperfusion import analysis, kinetics, moco, physics, segmentation
+from qperfusion import analysis, moco, physics, segmentation
 from qperfusion.errors import QPerfusionError, SegmentationError
 from qperfusion.io.model import Acquisition, PerfusionSeries, Study
 from qperfusion.qc import QCFlag
+from qperfusion.workflows.fitting import fit_myocardium
 from qperfusion.workflows.options import DEFAULT_MODEL, RunOptions
 
 __all__ = ["PipelineResult", "StateResult", "process_state", "run"]
@@ -196,50 +197,6 @@ def _aif_from_myocardial_series(myo: PerfusionSeries, seg: Any) -> Any:
     return curve
 
 
-def _fit_state(
-    gd: physics.GdSeries, myo_mask: np.ndarray, aif: Any, outliers: np.ndarray | None,
-    pd_frames: int, model: str, hematocrit: float,
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel-wise fit slice by slice; returns maps, fitted curves, AIC map, frames used."""
-    n_sl, ny, nx, n_t = gd.gd.shape
-    maps: dict[str, np.ndarray] = {}
-    fitted = np.full(gd.gd.shape, np.nan, dtype=np.float32)
-    aic = np.full((n_sl, ny, nx), np.nan)
-    used = np.ones((n_sl, n_t), dtype=bool)
-    if outliers is not None:
-        used &= ~np.asarray(outliers)[:, pd_frames:]
-
-    def put(name: str, s: int, where: np.ndarray, values: np.ndarray) -> None:
-        if name not in maps:
-            maps[name] = np.full((n_sl, ny, nx), np.nan)
-        maps[name][s][where] = values
-
-    for s in range(n_sl):
-        where = myo_mask[s]
-        if not where.any():
-            continue
-        keep = used[s]
-        curves = gd.gd[s][where][:, keep]
-        result = kinetics.fit(
-            model, curves, aif=aif.gd_blood, aif_times=aif.times_s,
-            times=gd.times_s[s][keep], hematocrit=hematocrit,
-        )
-        put("mbf_ml_min_g", s, where, result.mbf_ml_min_g)
-        put("mbf_sd_ml_min_g", s, where, result.mbf_sd_ml_min_g)
-        put("fp_ml_min_g", s, where, result.fp_ml_min_g)
-        for name, values in result.params.items():
-            put(name, s, where, values)
-            put(f"{name}_sd", s, where, result.sd[name])
-        put("residual_mM", s, where, result.residual)
-        put("success", s, where, result.success.astype(float))
-        aic[s][where] = result.aic
-        # model curves on the frames that were fitted (outlier frames stay NaN)
-        pred = np.full((curves.shape[0], n_t), np.nan, dtype=np.float32)
-        pred[:, keep] = result.predict()
-        fitted[s][where] = pred
-    return maps, fitted, aic, used
-
-
 def process_state(
     acq: Acquisition, options: RunOptions, *, progress: ProgressCallback | None = None
 ) -> StateResult:
@@ -302,14 +259,15 @@ def process_state(
     used = np.empty(0)
     model_aic: dict[str, dict[int, float]] = {}
     for i, model in enumerate(options.models):
-        m_maps, m_fitted, m_aic, m_used = _fit_state(
-            gd, myo_mask, aif, outliers, myo.pd_frames, model, hct
+        sf = fit_myocardium(
+            gd.gd, gd.times_s, myo_mask, aif, model=model, hematocrit=hct,
+            outliers=None if outliers is None else outliers[:, myo.pd_frames:],
         )
         if i == 0:
-            maps, fitted, used = m_maps, m_fitted, m_used
+            maps, fitted, used = sf.maps, sf.fitted, sf.frame_used
         if len(options.models) > 1:
             model_aic[model] = {
-                k: float(np.nanmedian(m_aic[seg.labels == k])) if (seg.labels == k).any()
+                k: float(np.nanmedian(sf.aic[seg.labels == k])) if (seg.labels == k).any()
                 else float("nan") for k in range(1, 17)
             }
     if "success" in maps:
