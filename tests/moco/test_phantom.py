@@ -38,9 +38,8 @@ def test_myocardial_residual_motion(stress, stress_moco):
     assert np.percentile(before, 95) > 4.0  # there is motion to correct
     assert np.median(every) <= 0.5
     assert np.percentile(kept, 95) <= 1.0
-    # the dark pre-contrast frames (a flat myocardium: nothing to register on, and nothing
-    # a misregistration could change) keep up to ~2-3 px in places
-    assert np.percentile(every, 95) <= 1.5
+    # all frames, the dark pre-contrast ones included (measured 0.77 px at seed 0)
+    assert np.percentile(every, 95) <= 1.0
     assert res.outliers.mean() < 0.1
     assert res.flags == []
 

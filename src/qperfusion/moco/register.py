@@ -89,6 +89,9 @@ class MocoResult:
     residual_ratio: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
+_RIGID_GAIN = 0.9
+
+
 def _rigid(model: np.ndarray, moving: np.ndarray) -> np.ndarray:
     """Per-frame translation (phase correlation) as a constant backward field (T, h, w, 2)."""
     T, h, w = moving.shape
@@ -100,6 +103,11 @@ def _rigid(model: np.ndarray, moving: np.ndarray) -> np.ndarray:
         shift, _, _ = phase_cross_correlation(model[t] * win, moving[t] * win,
                                               upsample_factor=4, normalization=None)
         out[t] = -shift  # ndi.shift convention -> backward displacement
+    # keep a shift only where it clearly improves the match: in a dark pre-contrast frame
+    # the correlation peak is set by noise, and a wrong start is hard for demons to undo
+    before = np.mean((moving - model) ** 2, axis=(1, 2))
+    after = np.mean((warp_stack(moving, out) - model) ** 2, axis=(1, 2))
+    out[after > _RIGID_GAIN * before] = 0.0
     return out
 
 
