@@ -10,6 +10,8 @@ import math
 import re
 from typing import Any
 
+from pydicom.valuerep import PersonName
+
 __all__ = [
     "dt_seconds",
     "first",
@@ -121,8 +123,8 @@ def text(value: Any) -> str:
         return ""
     if isinstance(value, bytes):
         return value.decode("latin-1", "replace").strip()
-    if isinstance(value, str):
-        return value.strip()
+    if isinstance(value, str | PersonName):  # PersonName iterates over its characters
+        return str(value).strip()
     try:
         return "\\".join(str(v).strip() for v in value)
     except TypeError:
