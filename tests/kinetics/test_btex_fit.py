@@ -175,6 +175,7 @@ def test_nih_rest_patch_gives_a_plausible_rest_flow(validation_dir) -> None:
     curves = curves[peak < 2.0 * np.median(peak)]  # drops 25 %
     fit = kinetics.fit("btex", curves, aif=aif, times=t, hematocrit=HCT)
     assert fit.success.mean() > 0.95
-    # measured 0.59 mL/min/mL (blood 1.01; Fermi blood flow 1.05 on the same pixels)
+    # measured 0.60 mL/min/mL (blood 1.03; Fermi blood flow 0.94 on the same pixels); 16 % of
+    # them still reach the Fp bound (34 % of the whole ring)
     assert 0.4 < np.median(fit.params["fp"] * 60.0) < 1.0
-    assert np.mean(fit.params["fp"] >= 0.99 * BTEXModel.default_bounds["fp"][1]) < 0.2
+    assert np.mean(fit.params["fp"] >= 0.99 * BTEXModel.default_bounds["fp"][1]) < 0.25
