@@ -12,9 +12,10 @@ Method (measured by ``benchmarks/moco.py``; CPU times on the shared 2-core machi
   images such as the 48 x 64 AIF series. The field is continued outside the box with a
   Gaussian fall-off, so the full-image field is continuous;
 * rigid: translation by phase correlation to a *temporally smoothed* copy of the series
-  (breathing averages out over a cycle, contrast stays matched), twice. A low-rank model of
-  unaligned frames follows the motion of a small apical heart instead (measured: apical
-  slice median residual 1.9 px without, 0.4 px with);
+  (breathing averages out over a cycle, contrast stays matched), twice; a shift is kept only
+  where it lowers the mismatch by 10% (in a dark pre-contrast frame the correlation peak is
+  noise). A low-rank model of unaligned frames follows the motion of a small apical heart
+  instead (measured: apical slice median residual 1.9 px without this step, 0.25 px with);
 * model: rank 3, 4, 6 over three passes; components learned from frames scaled to unit norm
   (by energy alone the bolus frames decide them and dark pre-contrast frames are modelled
   badly); PD frames registered to their own mean, then moved as a group onto the
@@ -24,9 +25,9 @@ Method (measured by ``benchmarks/moco.py``; CPU times on the shared 2-core machi
   together as one array, with a noise floor in the force so featureless frames are not
   driven by noise. Chosen over scikit-image's ``optical_flow_tvl1`` and
   ``optical_flow_ilk`` (kept in :data:`METHODS`) on the synthetic series (144 x 192 x 60):
-  demons 0.022 s/frame CPU, residual median/p95 0.35/0.89 px; iLK 0.045 s, 0.35/1.01 px with
-  two false outliers; TV-L1 0.096 s, 0.35/0.70 px. TV-L1 is a little more accurate at the
-  95th percentile but 4.4x slower, and the speed goal (0.05 s per 192 x 144 frame, model
+  demons 0.022 s/frame CPU, residual median/p95 0.33/0.86 px; iLK 0.042 s, 0.35/1.01 px,
+  flags a pre-contrast frame; TV-L1 0.089 s, 0.33/0.66 px. TV-L1 is a little more accurate
+  at the 95th percentile but 4x slower, and the speed goal (0.05 s per 192 x 144 frame, model
   included) rules it out as default; ``method="tvl1"`` is there when time does not matter;
 * reference geometry: end-expiration (the densest per-frame position, where free breathing
   dwells), so the registered series looks like the acquired frames there;
@@ -36,10 +37,11 @@ Method (measured by ``benchmarks/moco.py``; CPU times on the shared 2-core machi
   expected; plus Jacobian folding. Excluded from fitting, interpolated for display; more
   than 20% of a slice's frames raises ``MOCO_OUTLIERS``.
 
-Phantom (``simulate_study(seed=0)``, 3 slices + AIF, 64 frames): myocardial residual median /
-p95 stress 0.33 / 1.20 px (0.30 / 0.71 over PD and contrast frames: the dark pre-contrast
-frames, with a flat myocardium, keep up to 2-3 px), rest 0.23 / 0.68 px; abrupt frames
-corrected to <= 0.4 px; AIF blood pool 0.36 / 0.76 px. ~0.019 s/frame CPU.
+Phantom (``simulate_study(seed=0)``, 3 slices of 144 x 192 + the 48 x 64 AIF series, 64
+frames): myocardial residual median / p95 stress 0.31 / 0.77 px, rest 0.24 / 0.52 px (before:
+1.51 / 4.64 and 0.86 / 3.16); abrupt frames corrected to <= 0.4 px; AIF blood pool 0.36 /
+0.76 px; 0.020 s per frame, 9.6 s for the whole study (stress + rest, all series). Known
+weakness: the bolus-arrival frame can be flagged although registered (seed 2, bSSFP).
 
 Convention: ``registered_t(p) = images_t(p + displacement_t(p))``, px, (dy, dx) — the
 :func:`skimage.transform.warp` backward warp. :func:`warp` carries maps and masks with it,
