@@ -2,8 +2,8 @@
 
 Contrast changes from frame to frame, so no single frame is a usable reference. Each frame is
 registered instead to its own synthetic frame from a low-rank (PCA / Karhunen–Loève) model of
-the series, whose rank is raised as the series gets aligned; proton-density frames go to their
-projection on the saturation-recovery components, so they land in the same geometry.
+the series, whose rank is raised as the series gets aligned; proton-density frames are aligned
+among themselves, then moved as a group onto the saturation-recovery geometry by their edges.
 
 Method (measured by ``benchmarks/moco.py``; CPU times on the shared 2-core machine):
 
@@ -57,10 +57,11 @@ from qperfusion.moco._fields import (
     residual_displacement,
     warp,
 )
-from qperfusion.moco.register import METHODS, MocoResult, register_series
+from qperfusion.moco.register import METHODS, REFERENCES, MocoResult, register_series
 
 __all__ = [
     "METHODS",
+    "REFERENCES",
     "MocoInputError",
     "MocoResult",
     "invert_field",
