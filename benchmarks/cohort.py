@@ -6,8 +6,10 @@ A phantom study (written once, or ``--phantom DIR`` from ``qperfusion phantom DI
 ``--studies`` times in a manifest under different ids; every row runs the whole pipeline
 (default: the phantom's masks, 2CXM, no motion correction — ``--model``, ``--moco`` and
 ``--auto-masks`` make it the full default run). For each worker count a local cluster is
-started and timed on its own, then the batch runs against it into a fresh folder, so the
-figure is study throughput, not start-up. The ratio to one worker is the scaling; it is close
+started and timed on its own, warmed by one study per worker (imports, numba cache loads;
+``--no-warmup`` skips it), then the batch runs against it into a fresh folder, so the figure
+is steady study throughput, not start-up. Worker counts are interleaved ``--repeats`` times
+(a shared machine's load drifts) and medians printed. The ratio to one worker is the scaling; it is close
 to the worker count only when the machine has that many idle cores (the load average is
 printed beside each figure).
 """
@@ -25,8 +27,8 @@ from qperfusion.workflows import RunOptions
 from qperfusion.workflows.cohort import run_batch, start_local_cluster
 
 
-def _manifest(phantom: Path, root: Path, n: int, masks: bool) -> Path:
-    path = root / "manifest.csv"
+def _manifest(phantom: Path, root: Path, n: int, masks: bool, name: str = "manifest") -> Path:
+    path = root / f"{name}.csv"
     rows = ["id,stress,rest,masks"]
     m = phantom / "masks" if masks else ""
     rows += [f"s{i:03d},{phantom / 'stress'},{phantom / 'rest'},{m}" for i in range(n)]
@@ -34,11 +36,15 @@ def _manifest(phantom: Path, root: Path, n: int, masks: bool) -> Path:
     return path
 
 
-def _one(manifest: Path, root: Path, workers: int, options: RunOptions) -> dict[str, float]:
-    load = os.getloadavg()[0]
+def _one(manifest: Path, warmup: Path | None, root: Path, workers: int,
+         options: RunOptions) -> dict[str, float]:
     t0 = time.perf_counter()
     with start_local_cluster(workers) as cluster:
         started = time.perf_counter() - t0
+        if warmup is not None:  # one study per worker: imports, numba cache loads
+            run_batch(warmup, Path(tempfile.mkdtemp(prefix="warm-", dir=root)),
+                      options=options, scheduler=cluster.scheduler_address)
+        load = os.getloadavg()[0]
         out = Path(tempfile.mkdtemp(prefix=f"w{workers}-", dir=root))
         t1 = time.perf_counter()
         outcomes = run_batch(manifest, out, options=options,
@@ -61,6 +67,8 @@ def main() -> None:
     ap.add_argument("--moco", action="store_true", help="with motion correction")
     ap.add_argument("--auto-masks", action="store_true",
                     help="automatic segmentation instead of the phantom's masks")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="time the first study of each fresh worker too (imports, numba)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="qp-cohort-bench-") as tmp:
@@ -75,18 +83,27 @@ def main() -> None:
             print(f"phantom written in {time.perf_counter() - t0:.1f} s")
         manifest = _manifest(phantom.resolve(), root, args.studies, not args.auto_masks)
         options = RunOptions(model=args.model, moco=args.moco)
+        warm = {w: None if args.no_warmup else
+                _manifest(phantom.resolve(), root, w, not args.auto_masks, f"warm{w}")
+                for w in args.workers}
         print(f"{args.studies} studies, model {args.model}, moco {args.moco}, masks "
               f"{'automatic' if args.auto_masks else 'phantom'}; {os.cpu_count()} cores")
+        # interleaved (1, 2, 1, 2, ...): a shared machine's load drifts; medians per count
+        runs: dict[int, list[dict[str, float]]] = {w: [] for w in args.workers}
+        for _ in range(args.repeats):
+            for w in args.workers:
+                runs[w].append(_one(manifest, warm[w], root, w, options))
+                r = runs[w][-1]
+                print(f"  run: {w} workers {r['per_min']:.2f} studies/min "
+                      f"(load {r['load']:.1f})", flush=True)
+        med = {w: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+               for w, rs in runs.items()}
+        base = med[min(med)]["per_min"]
         print(f"{'workers':>7} {'start s':>8} {'batch s':>8} {'studies/min':>12} "
               f"{'study s':>8} {'ratio':>6} {'load':>5}")
-        base = None
-        for w in args.workers:
-            runs = [_one(manifest, root, w, options) for _ in range(args.repeats)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-            base = base or med["per_min"]
-            print(f"{w:>7d} {med['start_s']:>8.1f} {med['wall_s']:>8.1f} "
-                  f"{med['per_min']:>12.2f} {med['study_s']:>8.1f} "
-                  f"{med['per_min'] / base:>6.2f} {med['load']:>5.1f}", flush=True)
+        for w, m in med.items():
+            print(f"{w:>7d} {m['start_s']:>8.1f} {m['wall_s']:>8.1f} {m['per_min']:>12.2f} "
+                  f"{m['study_s']:>8.1f} {m['per_min'] / base:>6.2f} {m['load']:>5.1f}")
 
 
 if __name__ == "__main__":
