@@ -9,9 +9,9 @@ A phantom study (written once, or ``--phantom DIR`` from ``qperfusion phantom DI
 started and timed on its own, warmed by one study per worker (imports, numba cache loads;
 ``--no-warmup`` skips it), then the batch runs against it into a fresh folder, so the figure
 is steady study throughput, not start-up. Worker counts are interleaved ``--repeats`` times
-(a shared machine's load drifts) and medians printed. The ratio to one worker is the scaling; it is close
-to the worker count only when the machine has that many idle cores (the load average is
-printed beside each figure).
+(a shared machine's load drifts) and medians printed. The ratio to one worker is the
+scaling; it is close to the worker count only when the machine has that many idle cores (the
+load average is printed beside each figure).
 """
 
 from __future__ import annotations
