@@ -297,3 +297,20 @@ def test_cli_usage_errors_before_any_cluster(tmp_path: Path) -> None:
     assert bad.rc == 1
     assert "lacks rest" in bad.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_cohort_html_with_failed_states_and_no_rest(tmp_path: Path) -> None:
+    from qperfusion.workflows.cohort import StudyOutcome
+    from qperfusion.workflows.cohort_report import write_cohort_html
+
+    res = {"states": {"stress": {"global_mbf_ml_min_g": float("nan"), "segments": {}}},
+           "mpr": {"global": None}, "findings": {"ischemic_segments": []}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.json").write_text(json.dumps(res), encoding="utf-8")
+    outcomes = [StudyOutcome("a", "done", 3.0), StudyOutcome("b", "failed", 1.0, "Boom: x")]
+    html = write_cohort_html(tmp_path, ["a", "b"], outcomes).read_text(encoding="utf-8")
+    assert "nan" not in html.lower()
+    assert "<img" not in html  # no finite value to plot
+    assert 'href="a/report.html"' in html
+    assert 'href="b/error.json"' in html
+    assert "1 done, 0 unchanged since the last run, 1 failed" in html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,11 @@ study are in cohort.csv.</p>
 
 
 def _fmt(v: Any) -> str:
-    return "–" if v is None else f"{v:.2f}"
+    return f"{v:.2f}" if _finite(v) else "–"
+
+
+def _finite(v: Any) -> bool:
+    return v is not None and bool(np.isfinite(v))
 
 
 def _distribution(values: dict[str, list[float]]) -> str | None:
@@ -64,7 +69,23 @@ def _distribution(values: dict[str, list[float]]) -> str | None:
 
 def write_cohort_html(out_root: str | os.PathLike, ids: Sequence[str],
                       outcomes: Sequence[Any]) -> Path:
-    """Write ``OUT/cohort.html`` from each study's results.json and the batch outcomes."""
+    """Write ``OUT/cohort.html`` from each study's results.json and the batch outcomes.
+
+    Parameters
+    ----------
+    out_root : path
+        The batch output folder holding ``<id>/results.json``.
+    ids : sequence of str
+        Studies in manifest order (one table row each).
+    outcomes : sequence of StudyOutcome
+        This batch's outcome of every id; a failed study links its ``error.json``.
+
+    Returns
+    -------
+    Path
+        The page: a row per study (global stress and rest MBF in mL/min/g, MPR, abnormal
+        segments, link to its report) and histograms of global MBF and MPR over the cohort.
+    """
     out_root = Path(out_root)
     by_id = {o.id: o for o in outcomes}
     rows, dist = [], {"stress MBF (mL/min/g)": [], "rest MBF (mL/min/g)": [], "MPR": []}
@@ -78,11 +99,11 @@ def write_cohort_html(out_root: str | os.PathLike, ids: Sequence[str],
             for state in ("stress", "rest"):
                 g = res["states"].get(state, {}).get("global_mbf_ml_min_g")
                 row[state] = _fmt(g)
-                if g is not None:
+                if _finite(g):  # a failed state has no global value (None or NaN)
                     dist[f"{state} MBF (mL/min/g)"].append(float(g))
             gm = res.get("mpr", {}).get("global")
             row["mpr"] = _fmt(gm)
-            if gm is not None and np.isfinite(gm):
+            if _finite(gm):
                 dist["MPR"].append(float(gm))
             row["ischemic"] = ", ".join(map(str, res["findings"]["ischemic_segments"]))
             row["report"] = f"{sid}/report.html"
@@ -94,5 +115,9 @@ def write_cohort_html(out_root: str | os.PathLike, ids: Sequence[str],
         n_failed=sum(o.status == "failed" for o in outcomes),
     )
     path = out_root / "cohort.html"
-    path.write_text(html, encoding="utf-8")
+    # written beside and renamed: a browser open on the old table never sees half a file
+    fd, tmp = tempfile.mkstemp(prefix=".cohort.html.", dir=out_root)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(html)
+    os.replace(tmp, path)
     return path
