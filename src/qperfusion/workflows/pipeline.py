@@ -25,6 +25,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -158,8 +159,6 @@ def _segment(acq: Acquisition, images: np.ndarray, options: RunOptions, state: s
              outliers: np.ndarray | None) -> Any:
     myo = acq.myocardium
     if options.masks:
-        from pathlib import Path
-
         path = Path(options.masks)
         if path.is_dir():
             path = path / f"{state}_labels.nii.gz"
@@ -172,6 +171,15 @@ def _segment(acq: Acquisition, images: np.ndarray, options: RunOptions, state: s
         return seg
     return segmentation.segment_series(images, myo.times_s, myo.affines,
                                        pd_frames=myo.pd_frames, outliers=outliers)
+
+
+def _user_aif_mask(options: RunOptions, state: str, aif_series: PerfusionSeries
+                   ) -> np.ndarray | None:
+    """The user's AIF mask, ``<masks folder>/<state>_aif_mask.nii.gz``, when there is one."""
+    if not options.masks or not Path(options.masks).is_dir():
+        return None
+    path = Path(options.masks) / f"{state}_aif_mask.nii.gz"
+    return aif_stage.read_aif_mask(path, shape=aif_series.matrix) if path.is_file() else None
 
 
 def _aif_from_myocardial_series(myo: PerfusionSeries, seg: Any) -> Any:
@@ -235,13 +243,16 @@ def process_state(
 
     timer.start("aif")
     if aif_series is not None:
-        det = aif_stage.detect_blood_pool(
-            aif_series.data[0], aif_series.times_s[0], pd_frames=aif_series.pd_frames,
-            outliers=mc_aif.outliers[0] if mc_aif is not None else None,
-        )
-        flags += det.flags
+        aif_mask = _user_aif_mask(options, state, aif_series)
+        if aif_mask is None:
+            det = aif_stage.detect_blood_pool(
+                aif_series.data[0], aif_series.times_s[0], pd_frames=aif_series.pd_frames,
+                outliers=mc_aif.outliers[0] if mc_aif is not None else None,
+            )
+            flags += det.flags
+            aif_mask = det.mask
         aif = physics.aif_to_gd(
-            aif_series, det.mask, t2star_correction=options.t2star_correction
+            aif_series, aif_mask, t2star_correction=options.t2star_correction
         )
     else:
         aif = _aif_from_myocardial_series(myo, seg)
