@@ -272,12 +272,15 @@ def noise_sd(c):
 
 
 @njit(cache=True)
-def _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior_w, sd_out):
+def _lm_single(
+    model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior_w, sd_out, sig_in=-1.0
+):
     """Levenberg–Marquardt (Marquardt scaling, projected on the bounds) for one curve.
 
     The objective is the residual sum of squares plus, for parameters with ``prior_w > 0``, the
     log-normal penalty ``(σ w ln(p/μ))²`` with ``σ`` the curve's own noise SD (so the prior acts
-    like a measurement of ln p with SD ``1/w`` and fades at high SNR). Returns the residual sum
+    like a measurement of ln p with SD ``1/w`` and fades at high SNR); ``sig_in > 0`` gives that
+    SD instead (e.g. the raw curve's when ``c`` was denoised). Returns the residual sum
     of squares; ``p`` is updated in place, ``sd_out`` gets the SDs (posterior, from the
     Jacobian at the solution).
     """
@@ -305,7 +308,7 @@ def _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior
             nf += 1
     damped = np.empty((n_p, n_p))
 
-    sig = noise_sd(c)
+    sig = sig_in if sig_in > 0.0 else noise_sd(c)
     _evaluate(model, p, t_rel, a, h, y, work, m)
     sse = 0.0
     for i in range(n_t):
@@ -388,7 +391,7 @@ def _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior
 @njit(cache=True)
 def _fit_curve(
     j, model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid,
-    max_iter, prior_mu, prior_w, templ, norm2, any_scale, out_p, out_sd, out_rss,
+    max_iter, prior_mu, prior_w, templ, norm2, any_scale, sigmas, out_p, out_sd, out_rss,
 ):  # fmt: skip
     """Start search (best template × amplitude) and LM for curve ``j`` (kept out of the
     parallel loop so that the parfor lowering, the slow part of compiling, stays small)."""
@@ -433,7 +436,9 @@ def _fit_curve(
     for k in range(n_p):
         p[k] = min(max(p[k], lo[k]), hi[k])
     sd = np.empty(n_p)
-    rss = _lm_single(model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior_w, sd)
+    rss = _lm_single(
+        model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu[j], prior_w, sd, sigmas[j]
+    )
     for k in range(n_p):
         out_p[j, k] = p[k]
         out_sd[j, k] = sd[k]
@@ -443,7 +448,7 @@ def _fit_curve(
 @njit(cache=True, parallel=True)
 def lm_fit_batch(
     model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid, max_iter,
-    prior_mu, prior_w, out_p, out_sd, out_rss,
+    prior_mu, prior_w, sigmas, out_p, out_sd, out_rss,
 ):  # fmt: skip
     """Fit every curve: best start (with a linear amplitude scale) × delay grid, then LM.
 
@@ -469,8 +474,13 @@ def lm_fit_batch(
     delay_grid : float64 (D,)
         Candidate delays for the start (s).
     max_iter : int
-    prior_mu, prior_w : float64 (P,)
-        Log-normal prior medians and inverse log-SDs (``w = 0``: no prior).
+    prior_mu : float64 (n, P)
+        Log-normal prior medians of each curve (any positive value where ``w = 0``).
+    prior_w : float64 (P,)
+        Inverse log-SDs of the priors (``w = 0``: no prior).
+    sigmas : float64 (n,)
+        Noise SD (mmol/L) of each curve that weights its prior; ≤ 0 or NaN: estimated from the
+        curve itself (second differences).
     out_p, out_sd : float64 (n, P)
     out_rss : float64 (n,)
     """
@@ -497,7 +507,7 @@ def lm_fit_batch(
     for j in prange(n):
         _fit_curve(
             j, model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid,
-            max_iter, prior_mu, prior_w, templ, norm2, any_scale, out_p, out_sd, out_rss,
+            max_iter, prior_mu, prior_w, templ, norm2, any_scale, sigmas, out_p, out_sd, out_rss,
         )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from qperfusion.kinetics.base import FitProblem, KineticModel, RawFit
 
 __all__ = ["ParametricModel"]
 
-_OPTIONS = ("fit_delay", "delay", "max_iter", "delay_step", "prior")
+_OPTIONS = ("fit_delay", "delay", "max_iter", "delay_step", "prior", "noise_sd")
 
 
 class ParametricModel(KineticModel):
@@ -51,9 +51,11 @@ class ParametricModel(KineticModel):
     ) -> RawFit:
         """Batched LM fit; options ``fit_delay`` (True), ``delay`` (0 s, used when not fitted),
         ``max_iter`` (the model's ``default_max_iter``), ``delay_step`` (start-grid spacing of
-        the delay, 1 s) and ``prior``
-        (dict ``name -> (median, log-SD)`` of log-normal priors; None for none; default the
-        model's ``default_prior``)."""
+        the delay, 1 s), ``prior`` (dict ``name -> (median, log-SD)`` of log-normal priors, the
+        median a number or one per curve; None for none; default the model's
+        ``default_prior``) and ``noise_sd`` (float or ``(n,)`` array, mmol/L: the noise SD that
+        weights each curve's prior, for curves denoised before the fit; default: estimated
+        from each curve)."""
         unknown = sorted(set(options) - set(_OPTIONS))
         if unknown:
             raise FitInputError(
@@ -94,12 +96,30 @@ class ParametricModel(KineticModel):
             raise FitInputError(
                 f"prior given for {', '.join(bad)}, which model {self.name!r} does not have"
             )
-        prior_mu = np.array([prior[k][0] if k in prior else 1.0 for k in names])
-        prior_w = np.array([1.0 / prior[k][1] if k in prior else 0.0 for k in names])
-        if np.any(prior_mu <= 0) or np.any(prior_w < 0):
-            raise FitInputError("prior medians and log-SDs must be > 0")
         curves = np.ascontiguousarray(problem.curves, dtype=np.float64)
         n = curves.shape[0]
+        # medians may be one per curve (e.g. neighbourhood values of an earlier fit)
+        prior_mu = np.ones((n, len(names)))
+        for i, k in enumerate(names):
+            if k in prior:
+                mu = np.asarray(prior[k][0], dtype=np.float64)
+                if mu.ndim > 1 or (mu.ndim == 1 and mu.size != n):
+                    raise FitInputError(
+                        f"the prior median of {k!r} must be a number or one value per curve "
+                        f"({n}), got shape {mu.shape}"
+                    )
+                prior_mu[:, i] = mu
+        prior_w = np.array([1.0 / prior[k][1] if k in prior else 0.0 for k in names])
+        if not np.all(prior_mu > 0) or np.any(prior_w < 0):
+            raise FitInputError("prior medians and log-SDs must be > 0")
+        sigmas = np.full(n, np.nan)
+        if options.get("noise_sd") is not None:
+            given = np.asarray(options["noise_sd"], dtype=np.float64)
+            if given.ndim > 1 or (given.ndim == 1 and given.size != n):
+                raise FitInputError(
+                    f"noise_sd must be a number or one value per curve ({n}), got {given.shape}"
+                )
+            sigmas[:] = given
         out_p = np.empty((n, len(names)))
         out_sd = np.empty((n, len(names)))
         out_rss = np.empty(n)
@@ -120,6 +140,7 @@ class ParametricModel(KineticModel):
             max_iter,
             prior_mu,
             prior_w,
+            sigmas,
             out_p,
             out_sd,
             out_rss,

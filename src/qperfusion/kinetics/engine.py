@@ -35,6 +35,18 @@ def _as_times(name: str, values: Any) -> np.ndarray:
     return arr
 
 
+def _follow(value: Any, good: np.ndarray) -> Any:
+    """An option with per-curve values (1-D, one per input curve; also inside a prior's
+    ``name -> (median, log-SD)`` dict) restricted to the curves that are fitted."""
+    if isinstance(value, dict):
+        return {k: _follow(v, good) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_follow(v, good) for v in value)
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.size == good.size:
+        return value[good]
+    return value
+
+
 def make_problem(
     curves: Any,
     *,
@@ -161,7 +173,10 @@ def fit(
         Step (s) of the uniform fine grid the forward model runs on.
     **options
         Model options, e.g. ``fit_delay`` (bool, default True), ``delay`` (s, the fixed delay
-        when ``fit_delay=False``), ``max_iter``; ``modelfree`` takes ``regularization``.
+        when ``fit_delay=False``), ``max_iter``, ``noise_sd`` (mmol/L, scalar or one per curve:
+        the noise SD weighting the priors of denoised curves), ``prior``; ``modelfree`` takes
+        ``regularization``. A 1-D array with one value per curve (also a prior median) follows
+        the curves.
 
     Returns
     -------
@@ -212,7 +227,8 @@ def fit(
     n_free = float(n_p)
     extra: dict[str, np.ndarray] = {}
     if np.any(good):
-        raw = kmodel.fit_batch(problem.with_curves(c[good]), bnds, **options)
+        opts = {k: _follow(v, good) for k, v in options.items()}
+        raw = kmodel.fit_batch(problem.with_curves(c[good]), bnds, **opts)
         params[good] = raw.params
         sd[good] = raw.sd
         success[good] = raw.success & np.all(np.isfinite(raw.params), axis=1)

@@ -2,6 +2,28 @@
 
 Each slice is fitted on its own acquisition times (slices sit at different points of the
 RR interval), with the frames that motion correction flagged as outliers left out.
+
+For models with priors on their nuisance parameters (2CXM) each slice is fitted in two passes:
+
+1. **Temporal denoising** of the slice's myocardial curves by a truncated SVD
+   (Karhunen–Loève transform, as the NIH perfusion pipeline does; Kellman et al., JCMR
+   2017;19:43, doi:10.1186/s12968-017-0355-5): components whose singular value is above the
+   noise edge ``σ (√n + √T)`` (Marchenko–Pastur) are kept, so each pixel keeps its own curve
+   shape (no spatial mixing) while the noise drops several-fold.
+2. **Empirical-Bayes prior on PS**: a first fit of the denoised curves (weak priors) gives the
+   slice's median PS, which replaces the literature median of the PS prior in the final fit
+   (denoised curves, priors weighted by the raw curves' noise SD). The vp and ve priors keep
+   their literature medians: vp guards the flow against blood partial volume at the
+   endocardial border.
+
+Why (measured; benchmarks/phantom_accuracy.py and synthetic truth + white noise): at
+1 sample/RR and σ ≈ 0.03 mmol/L the per-pixel 2CXM estimator is biased LOW at rest (−17 % with
+no prior, −9 % with the literature priors): Fp trades off against the delay, and the literature
+PS median (1.4 mL/min/g) pulls a rest curve with lower PS further down. With the delay known,
+the plain fit is unbiased (±2 %), and with the prior medians at the truth it is too (±0.5 %): so
+the fix is a data-driven PS median plus less noise, not a retuned constant. Segment errors on
+the phantom cascade (3 seeds, breathing, automatic) went from stress/rest median 5.1/5.8 %
+(max 21/12 %) to 3.6/2.4 % (max 17/8 %).
 """
 
 from __future__ import annotations
@@ -12,8 +34,74 @@ from typing import Any
 import numpy as np
 
 from qperfusion import kinetics
+from qperfusion.kinetics._parametric import ParametricModel
+from qperfusion.kinetics.registry import get_model
 
-__all__ = ["StateFit", "fit_myocardium"]
+__all__ = ["StateFit", "denoise_curves", "fit_myocardium"]
+
+#: Parameters whose prior median is taken from the data (the slice's median of a first fit of
+#: the denoised curves); the others keep the model's literature medians.
+EMPIRICAL_PRIOR: tuple[str, ...] = ("ps",)
+#: Fewest curves for which the slice's SVD is a usable noise/signal split.
+_MIN_CURVES_SVD = 20
+
+
+def noise_sd(curves: np.ndarray) -> np.ndarray:
+    """Robust noise SD (mmol/L) of each curve ``(n, T)`` from its second differences (MAD)."""
+    d2 = np.abs(np.diff(curves, n=2, axis=-1))
+    return 1.4826 * np.median(d2, axis=-1) / np.sqrt(6.0)
+
+
+def denoise_curves(curves: np.ndarray) -> tuple[np.ndarray, int]:
+    """Truncated-SVD (Karhunen–Loève) temporal denoising of a set of curves.
+
+    The mean curve is removed, and the components whose singular value exceeds the noise
+    edge ``σ (√n + √T)`` of an ``n × T`` white-noise matrix (σ: median robust noise SD of the
+    curves) are kept.
+
+    Parameters
+    ----------
+    curves : ndarray of shape (n, T)
+        Tissue [Gd] (mmol/L), finite.
+
+    Returns
+    -------
+    denoised : ndarray of shape (n, T)
+        mmol/L.
+    rank : int
+        Number of components kept besides the mean.
+    """
+    n, n_t = curves.shape
+    mean = curves.mean(axis=0)
+    u, sv, vt = np.linalg.svd(curves - mean, full_matrices=False)
+    sigma = float(np.median(noise_sd(curves)))
+    rank = int(np.count_nonzero(sv > sigma * (np.sqrt(n) + np.sqrt(n_t))))
+    return mean + (u[:, :rank] * sv[:rank]) @ vt[:rank], rank
+
+
+def _two_pass(model: str) -> bool:
+    """Whether the model gets the denoised, empirical-prior fit (parametric, with the priors)."""
+    kmodel = get_model(model)
+    return isinstance(kmodel, ParametricModel) and all(
+        k in kmodel.default_prior for k in EMPIRICAL_PRIOR
+    )
+
+
+def _fit_slice(model: str, curves: np.ndarray, two_pass: bool, **kw: Any) -> tuple[Any, np.ndarray]:
+    """Fit one slice's curves; returns the KineticFit and the curves it fitted."""
+    ok = np.all(np.isfinite(curves), axis=1)
+    if not two_pass or np.count_nonzero(ok) < _MIN_CURVES_SVD:
+        return kinetics.fit(model, curves, **kw), curves
+    denoised = np.full_like(curves, np.nan)  # a curve with a NaN stays out of the SVD and fit
+    denoised[ok] = denoise_curves(curves[ok])[0]
+    first = kinetics.fit(model, denoised, **kw)
+    prior = dict(get_model(model).default_prior)
+    for name in EMPIRICAL_PRIOR:
+        med = float(np.nanmedian(first.params[name])) if np.any(first.success) else np.nan
+        if np.isfinite(med) and med > 0:
+            prior[name] = (med, prior[name][1])
+    result = kinetics.fit(model, denoised, prior=prior, noise_sd=noise_sd(curves), **kw)
+    return result, denoised
 
 
 @dataclass
@@ -82,26 +170,36 @@ def fit_myocardium(
             maps[name] = np.full((n_sl, ny, nx), np.nan)
         maps[name][s][where] = values
 
+    two_pass = _two_pass(model)
     for s in range(n_sl):
         where = myo_mask[s]
         if not where.any():
             continue
         keep = used[s]
-        curves = gd[s][where][:, keep]
-        result = kinetics.fit(
-            model, curves, aif=aif.gd_blood, aif_times=aif.times_s,
+        curves = np.asarray(gd[s][where][:, keep], dtype=np.float64)
+        result, target = _fit_slice(
+            model, curves, two_pass, aif=aif.gd_blood, aif_times=aif.times_s,
             times=gd_times_s[s][keep], hematocrit=hematocrit,
         )
+        model_curves = result.predict()
+        # residual, AIC and SDs against the measured curves, not the denoised ones
+        rss = np.sum((curves - model_curves) ** 2, axis=1)
+        rss = np.where(result.success, rss, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inflate = np.sqrt(rss / result.rss) if target is not curves else np.ones(len(rss))
+            residual = np.sqrt(rss / curves.shape[1])
+            state_aic = result.aic + curves.shape[1] * np.log(rss / result.rss) \
+                if target is not curves else result.aic
         put("mbf_ml_min_g", s, where, result.mbf_ml_min_g)
-        put("mbf_sd_ml_min_g", s, where, result.mbf_sd_ml_min_g)
+        put("mbf_sd_ml_min_g", s, where, result.mbf_sd_ml_min_g * inflate)
         put("fp_ml_min_g", s, where, result.fp_ml_min_g)
         for name, values in result.params.items():
             put(name, s, where, values)
-            put(f"{name}_sd", s, where, result.sd[name])
-        put("residual_mM", s, where, result.residual)
+            put(f"{name}_sd", s, where, result.sd[name] * inflate)
+        put("residual_mM", s, where, residual)
         put("success", s, where, result.success.astype(float))
-        aic[s][where] = result.aic
+        aic[s][where] = state_aic
         pred = np.full((curves.shape[0], n_t), np.nan, dtype=np.float32)
-        pred[:, keep] = result.predict()
+        pred[:, keep] = model_curves
         fitted[s][where] = pred
     return StateFit(maps, fitted, aic, used)
