@@ -17,6 +17,7 @@ _LAZY: dict[str, str] = {
     "read_study": "qperfusion.io.reader",
     "run": "qperfusion.workflows.pipeline",
     "RunOptions": "qperfusion.workflows.options",
+    "run_batch": "qperfusion.workflows.cohort",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
