@@ -6,8 +6,8 @@ RR interval), with the frames that motion correction flagged as outliers left ou
 For models with priors on their nuisance parameters (2CXM) each slice is fitted in two passes:
 
 1. **Temporal denoising** of the slice's myocardial curves by a truncated SVD
-   (Karhunen–Loève transform, as the NIH perfusion pipeline does; Kellman et al., JCMR
-   2017;19:43, doi:10.1186/s12968-017-0355-5): components whose singular value is above the
+   (Karhunen–Loève transform, the kind of temporal filter the NIH perfusion pipeline applies
+   before its fits): components whose singular value is above the
    noise edge ``σ (√n + √T)`` (Marchenko–Pastur) are kept, so each pixel keeps its own curve
    shape (no spatial mixing) while the noise drops several-fold.
 2. **Empirical-Bayes prior on PS**: a first fit of the denoised curves (weak priors) gives the
@@ -40,7 +40,7 @@ from qperfusion import kinetics
 from qperfusion.kinetics._parametric import ParametricModel
 from qperfusion.kinetics.registry import get_model
 
-__all__ = ["StateFit", "denoise_curves", "fit_myocardium"]
+__all__ = ["StateFit", "denoise_curves", "fit_myocardium", "noise_sd"]
 
 #: Parameters whose prior median is taken from the data (the slice's median of a first fit of
 #: the denoised curves); the others keep the model's literature medians.
