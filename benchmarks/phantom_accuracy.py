@@ -4,25 +4,21 @@ For each study: DICOM written by the phantom → ``qperfusion.read_study`` → `
 (fully automatic: MoCo, segmentation, AIF detection) → segmental stress and rest MBF and MPR
 against the phantom truth, and whether ``ischemic_segments`` is exactly the truth territory.
 
-    python benchmarks/phantom_accuracy.py [--model btex] [--motion resp] [--masks] [--core]
+    python benchmarks/phantom_accuracy.py [--model 2cxm] [--motion resp] [--masks]
 
 Goal (issue 8): segmental MBF median |error| ≤ 5% and max ≤ 15% for stress and rest; MPR
 likewise; ischemic segments exactly the territory.
 
-``--core`` also reports the segment values with the one-pixel border ring of each slice's
-myocardial mask left out of the segment statistic (partial volume with the LV blood and the
-tissue outside the heart; a proposal for the statistics stage, computed here from the maps).
-
 Measured (2CXM, breathing, automatic; medians over the 3 studies of the per-study median
 |error|, max over all segments):
 
-=====================================  =============  ============  ============  ========
-fit                                    stress         rest          MPR           ischemic
-=====================================  =============  ============  ============  ========
-per-pixel, literature priors (before)  5.3 % / 21.5   5.9 % / 11.8  3.0 % / 19.8  3 of 3
-KL denoising + empirical PS prior      3.6 % / 17.3   2.4 % / 7.8   4.9 % / 18.7  3 of 3
-the same, --core statistic             3.5 % / 10.2   2.2 % / 6.6   4.3 % / 13.1  3 of 3
-=====================================  =============  ============  ============  ========
+==========================================  =============  ============  ============  ========
+pipeline                                    stress         rest          MPR           ischemic
+==========================================  =============  ============  ============  ========
+per-pixel fit, literature priors            5.3 % / 21.5   5.9 % / 11.8  3.0 % / 19.8  3 of 3
+KL denoising + empirical PS prior           3.6 % / 17.3   2.4 % / 7.8   4.9 % / 18.7  3 of 3
+the same, border ring out of the statistic  3.5 % / 10.2   2.2 % / 6.6   4.3 % / 13.1  3 of 3
+==========================================  =============  ============  ============  ========
 """
 
 from __future__ import annotations
@@ -40,19 +36,19 @@ CASES = ((0, "lad"), (1, "lcx"), (2, "rca"))
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="btex")
+    from qperfusion.workflows.options import DEFAULT_MODEL
+
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--motion", default="resp", choices=["none", "resp"])
     parser.add_argument("--masks", action="store_true",
                         help="use the phantom's true masks instead of the automatic segmentation")
-    parser.add_argument("--core", action="store_true",
-                        help="also score segment values without the mask's border ring")
     args = parser.parse_args(argv)
 
     import qperfusion as qp
     from qperfusion.cli.demo import truth_comparison
     from qperfusion.phantom import write_study
 
-    rows, core_rows = [], []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed, territory in CASES:
             d = Path(tmp) / f"{seed}_{territory}"
@@ -65,48 +61,18 @@ def main(argv: list[str] | None = None) -> int:
             truth = json.loads((d / "truth.json").read_text())
             cmp = truth_comparison(res.results, truth)
             rows.append(cmp)
-            if args.core:
-                core_rows.append(truth_comparison(_core_results(res), truth))
             print(f"seed {seed} {territory}: " + ", ".join(
                 f"{k} median {100 * cmp[k]['median_abs_error']:.1f}% max "
                 f"{100 * cmp[k]['max_abs_error']:.1f}%" for k in ("stress", "rest", "mpr"))
                 + f"; ischemic match {cmp['ischemic_match']}; {seconds:.0f} s", flush=True)
     print(f"\nmodel {args.model}, motion {args.motion}, "
           f"{'true masks' if args.masks else 'automatic segmentation'}")
-    _summary(rows)
-    if args.core:
-        print("segment statistic without the mask's border ring (--core)")
-        _summary(core_rows)
-    return 0
-
-
-def _summary(rows: list[dict]) -> None:
     for k in ("stress", "rest", "mpr"):
         med = np.median([r[k]["median_abs_error"] for r in rows])
         mx = np.max([r[k]["max_abs_error"] for r in rows])
         print(f"  {k:<6} median |error| {100 * med:5.1f}%   max {100 * mx:5.1f}%")
     print(f"  ischemic segments exact in {sum(r['ischemic_match'] for r in rows)} of {len(rows)}")
-
-
-def _core_results(res) -> dict:
-    """results.json recomputed with each slice's myocardial border ring (1 px) left out."""
-    from scipy.ndimage import binary_erosion
-
-    from qperfusion import analysis
-
-    summaries = {}
-    for state, r in res.states.items():
-        myo = r.segmentation.myocardium
-        core = np.stack([binary_erosion(m) for m in myo])
-        labels = np.where(core, r.segmentation.labels, 0)
-        ordered = {k: r.maps[k] for k in ("mbf_ml_min_g", "mbf_sd_ml_min_g", "fp_ml_min_g")}
-        stats = analysis.segment_statistics(ordered, labels, r.segmentation.layers,
-                                            statistic=res.options.statistic)
-        summaries[state] = analysis.StateSummary(
-            stats, aif_peak_mM=float(r.aif.peak_mM),
-            aif_saturation_warning=bool(r.aif.saturation_warning), qc=r.flags)
-    return analysis.build_results(summaries, model=res.options.models[0],
-                                  thresholds=res.options.thresholds, study_qc=[])
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ import json
 import nibabel as nib
 import numpy as np
 import pytest
-from tests.segmentation.rings import ANTERIOR_INSERTION_DEG, make_rings
 
 from qperfusion import segmentation
 from qperfusion.errors import SegmentationError
+from tests.segmentation.rings import ANTERIOR_INSERTION_DEG, make_rings
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.segmentation.rings import dice
 
 from qperfusion import aif, segmentation
+from tests.segmentation.rings import dice
 
 phantom = pytest.importorskip("qperfusion.phantom")
 

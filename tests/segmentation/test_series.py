@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.segmentation.rings import ANTERIOR_INSERTION_DEG, dice, make_rings
 
 from qperfusion import segmentation
 from qperfusion.errors import SegmentationError
+from tests.segmentation.rings import ANTERIOR_INSERTION_DEG, dice, make_rings
 
 
 @pytest.fixture(scope="module")
