@@ -4,7 +4,7 @@ Each repeat runs in a fresh process (so peak RSS is the study's own and numba's 
 is what a user's second run sees); the first repeat also includes JIT compilation when the
 cache is cold. Prints medians over the repeats and each stage's share.
 
-    python benchmarks/end_to_end.py [--repeats 3] [--model btex] [--seed 0]
+    python benchmarks/end_to_end.py [--repeats 3] [--model 2cxm] [--seed 0]
 
 Goal (issue 8): ≤ 20 s and ≤ 2 GB on 2 cores.
 """
@@ -39,7 +39,9 @@ print(json.dumps({"read_s": t_read, "pipeline_s": t_run, "write_s": t_all - t_re
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", default="btex")
+    from qperfusion.workflows.options import DEFAULT_MODEL
+
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
