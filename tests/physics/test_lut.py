@@ -14,20 +14,12 @@ from qperfusion.physics import (
     readout_signal,
     spgr_steady_state_sequence,
 )
+from tests.physics.synthetic import MYO_FLASH
 
 R1_REL, R2_REL = 5.2, 6.1
 T1_MYO, T2_MYO = 1.0, 0.052
 
-FLASH = SequenceParams(
-    readout="flash",
-    td_s=0.1,
-    tr_s=0.0025,
-    te_s=(0.0011,),
-    flip_deg=14.0,
-    pd_flip_deg=5.0,
-    n_pe_lines=72,
-    lines_to_center=36,
-)
+FLASH = MYO_FLASH
 
 
 def _measured_ratio(seq: SequenceParams, gd: np.ndarray) -> np.ndarray:
