@@ -133,22 +133,16 @@ def run_phantom(seeds: list[int], motions: list[str]) -> None:
 
 
 def _read_ge(folder: Path):
-    import pydicom
+    """The GE series through the project's own reader, plus the manual masks."""
     import scipy.io
 
-    ds = sorted((pydicom.dcmread(p) for p in (folder / "dicom").iterdir()),
-                key=lambda d: int(d.InstanceNumber))
-    img = np.stack([d.pixel_array for d in ds], axis=-1).astype(np.float32)
-    t = np.array([float(d.TriggerTime) for d in ds]) / 1000.0
-    d0 = ds[0]
-    iop = np.array(d0.ImageOrientationPatient, float)
-    ps = np.array(d0.PixelSpacing, float)
-    a = np.eye(4)
-    a[:3, 0], a[:3, 1] = iop[:3] * ps[1], iop[3:] * ps[0]
-    a[:3, 2] = np.cross(iop[:3], iop[3:]) * float(d0.SliceThickness)
-    a[:3, 3] = np.array(d0.ImagePositionPatient, float)
+    import qperfusion as qp
+
+    (acq,) = qp.read_study(folder / "dicom").acquisitions.values()
+    myo = acq.myocardium
     gold = scipy.io.loadmat(folder / "GoldStandard.mat")
-    return img, t - t[0], a, {k: gold[k] > 0 for k in ("SXmask", "DXmask", "MyoMask")}
+    masks = {k: gold[k] > 0 for k in ("SXmask", "DXmask", "MyoMask")}
+    return myo.data[0], myo.times_s[0], myo.affines[0], masks
 
 
 def run_ge() -> None:

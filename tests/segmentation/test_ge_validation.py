@@ -18,25 +18,18 @@ pytestmark = pytest.mark.validation
 
 
 def _read_ge(root):
-    pydicom = pytest.importorskip("pydicom")
+    """The GE series through the project's own reader, plus the manual masks."""
+    import qperfusion as qp
+
     scipy_io = pytest.importorskip("scipy.io")
     folder = root / "ge_firstpass"
     if not folder.is_dir():
         pytest.skip("ge_firstpass not present")
-    ds = sorted((pydicom.dcmread(p) for p in (folder / "dicom").iterdir()),
-                key=lambda d: int(d.InstanceNumber))
-    img = np.stack([d.pixel_array for d in ds], axis=-1).astype(np.float32)
-    t = np.array([float(d.TriggerTime) for d in ds]) / 1000.0
-    d0 = ds[0]
-    iop = np.array(d0.ImageOrientationPatient, float)
-    ps = np.array(d0.PixelSpacing, float)
-    a = np.eye(4)
-    a[:3, 0], a[:3, 1] = iop[:3] * ps[1], iop[3:] * ps[0]
-    a[:3, 2] = np.cross(iop[:3], iop[3:]) * float(d0.SliceThickness)
-    a[:3, 3] = np.array(d0.ImagePositionPatient, float)
+    (acq,) = qp.read_study(folder / "dicom").acquisitions.values()
+    myo = acq.myocardium
     gold = scipy_io.loadmat(folder / "GoldStandard.mat")
     masks = {k: gold[k] > 0 for k in ("SXmask", "DXmask", "MyoMask")}
-    return img, t - t[0], a, masks
+    return myo.data[0], myo.times_s[0], myo.affines[0], masks
 
 
 @pytest.fixture(scope="module")
