@@ -53,7 +53,24 @@ def test_warp_rejects_mismatched_shapes():
     with pytest.raises(moco.MocoInputError, match="frames"):
         moco.warp(np.zeros((10, 12, 5)), d)
     with pytest.raises(moco.MocoInputError, match="order"):
-        moco.warp(np.zeros((10, 12, 3)), d, order=3)
+        moco.warp(np.zeros((10, 12, 3)), d, order=2)
+
+
+def test_cubic_warp_blurs_less_than_bilinear():
+    # a sharp disc shifted by half a pixel: the truth is the disc drawn at the shifted place
+    ny, nx = 40, 40
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
+
+    def disc(cy: float) -> np.ndarray:
+        r = np.hypot(yy - cy, xx - 20.0)
+        return 1.0 / (1.0 + np.exp((r - 8.0) / 0.6))  # smooth edge, ~1 px wide
+
+    d = np.zeros((ny, nx, 2, 1), dtype=np.float32)
+    d[:, :, 0, 0] = 0.5
+    truth = disc(19.5)
+    err = {o: np.abs(moco.warp(disc(20.0)[..., None], d, order=o)[..., 0] - truth).max()
+           for o in (1, 3)}
+    assert err[3] < 0.5 * err[1]
 
 
 def test_invert_field_composes_to_identity():

