@@ -5,8 +5,7 @@ Nothing heavy is imported here: the public functions load their stage on first u
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qperfusion._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -23,12 +22,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qperfusion' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, ("__version__",))

@@ -5,16 +5,11 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qperfusion._lazy import lazy_exports
 
 _LAZY = {"read_study": "qperfusion.io.reader", "study_summary": "qperfusion.io.summary"}
 
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qperfusion.io' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -70,8 +70,7 @@ muscles or trabeculation.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qperfusion._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "DEFAULT_SNR": "qperfusion.phantom.simulate",
@@ -90,12 +89,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qperfusion.phantom' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
