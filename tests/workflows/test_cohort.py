@@ -266,6 +266,20 @@ def test_missing_folder_is_a_recorded_failure(tmp_path: Path) -> None:
     assert f"{tmp_path / 'nowhere'} does not exist" in error["error"] == outcome.error
 
 
+def test_anonymized_error_json_names_no_input_folder(tmp_path: Path) -> None:
+    # folder names often carry the patient's name: an anonymised batch must not echo them
+    patient_dir = tmp_path / "DOE_JOHN_12345" / "stress"
+    spec = StudySpec(id="gone", stress=patient_dir, rest=None, row=4)
+    outcome = run_one(spec, tmp_path / "out", RunOptions(anonymize=True))
+    assert outcome.status == "failed"
+    text = (tmp_path / "out" / "gone" / "error.json").read_text("utf-8")
+    assert "DOE_JOHN" not in text
+    assert "DOE_JOHN" not in outcome.error
+    error = json.loads(text)
+    assert error["stress"] == "<stress: manifest line 4>"
+    assert error["error"].startswith("QPerfusionError: study 'gone' (manifest line 4): <stress>")
+
+
 def test_a_bad_row_model_fails_that_study_only(tmp_path: Path) -> None:
     spec = StudySpec(id="m", stress=tmp_path, rest=None, model="nope", row=3)
     outcome = run_one(spec, tmp_path / "out", RunOptions())

@@ -177,10 +177,25 @@ def run_one(spec: StudySpec, out_root: str | os.PathLike, base: RunOptions) -> S
         return StudyOutcome(spec.id, "done", time.perf_counter() - t0)
     except Exception as exc:  # one bad study must never stop the batch
         message = _one_line(exc)
+        trace = traceback.format_exc()
+        if base.anonymize:
+            message, trace = (_without_input_paths(text, spec) for text in (message, trace))
         # a later success replaces the whole folder, error.json included
         _write_error(out, spec, message, type(exc).__name__,
-                     expected=isinstance(exc, QPerfusionError), trace=traceback.format_exc())
+                     expected=isinstance(exc, QPerfusionError), trace=trace,
+                     anonymize=base.anonymize)
         return StudyOutcome(spec.id, "failed", time.perf_counter() - t0, message)
+
+
+def _without_input_paths(text: str, spec: StudySpec) -> str:
+    """``text`` with the study's input folders replaced by ``<stress>``, ``<rest>``,
+    ``<masks>``: folder names often carry the patient's name or ID, and an anonymised batch's
+    outputs must not (the manifest row number still says which study failed)."""
+    for name in ("stress", "rest", "masks"):
+        path = getattr(spec, name)
+        if path is not None:
+            text = text.replace(str(path), f"<{name}>")
+    return text
 
 
 def _one_line(exc: BaseException) -> str:
@@ -190,15 +205,20 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _write_error(out: Path, spec: StudySpec, message: str, kind: str, *, expected: bool,
-                 trace: str) -> None:
+                 trace: str, anonymize: bool = False) -> None:
     from qperfusion import __version__
+
+    def where(path: Path | None, name: str) -> str | None:
+        if path is None:
+            return None
+        return f"<{name}: manifest line {spec.row}>" if anonymize else str(path)
 
     _write_json_atomic(out / "error.json", {
         "id": spec.id, "manifest_row": spec.row, "error": message, "type": kind,
         # expected: bad input (a qperfusion error naming what to fix); otherwise a bug to report
         "expected": expected,
-        "stress": None if spec.stress is None else str(spec.stress),
-        "rest": None if spec.rest is None else str(spec.rest),
+        "stress": where(spec.stress, "stress"),
+        "rest": where(spec.rest, "rest"),
         "qperfusion_version": __version__,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "traceback": trace,
