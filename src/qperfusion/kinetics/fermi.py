@@ -13,12 +13,14 @@ delay between AIF and tissue is fitted.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from qperfusion.errors import FitInputError
 from qperfusion.kinetics._kernels_ids import MODEL_FERMI
-from qperfusion.kinetics._parametric import ParametricModel
+from qperfusion.kinetics._parametric import _OPTIONS, ParametricModel
+from qperfusion.kinetics.base import FitProblem, RawFit
 
 __all__ = ["FermiModel", "fermi_residue"]
 
@@ -53,7 +55,12 @@ def fermi_residue(
 
 class FermiModel(ParametricModel):
     """Fermi-constrained deconvolution of a blood AIF: ``fb`` (mL/s/mL), ``alpha`` (1/s),
-    ``beta`` (1), ``delay`` (s)."""
+    ``beta`` (1), ``delay`` (s).
+
+    Fitted by :mod:`qperfusion.kinetics._fermi_fast` (the same model as the shared LM kernel,
+    with an analytic Jacobian, a dense start table and an active set on the bounds); with a
+    ``prior`` it falls back to the shared LM kernel, which carries the priors.
+    """
 
     name = "fermi"
     param_names = ("fb", "alpha", "beta", "delay")
@@ -73,6 +80,7 @@ class FermiModel(ParametricModel):
     flow_param = "fb"
     reference = "Jerosch-Herold et al., Med Phys 1998;25:73, doi:10.1118/1.598163"
     model_id = MODEL_FERMI
+    # start shapes of the prior-carrying fallback (the shared LM kernel)
     starts = tuple(
         {"fb": 0.02, "alpha": alpha, "beta": beta}
         for alpha in (0.1, 0.3, 1.0)
@@ -83,5 +91,92 @@ class FermiModel(ParametricModel):
     # ample for a smooth empirical residue and 4x faster
     grid_stride = 2
     log_params = ("beta",)  # β spans decades
-    # the Fermi valley is flat: past ~20 iterations the RSS changes in the 4th digit only
+    # the fallback's Fermi valley is flat: past ~20 iterations its RSS changes in the 4th digit
     default_max_iter = 20
+    #: start table of the fast fit: ln α and ln β evenly over their bounds (× the delay grid)
+    n_start_alpha = 6
+    n_start_beta = 6
+    #: LM iterations of the fast fit unless ``max_iter`` is given, and its stopping tolerance
+    #: (relative RSS decrease of one iteration)
+    fast_max_iter = 50
+    fast_tol = 1e-7
+
+    def fit_batch(
+        self, problem: FitProblem, bounds: dict[str, tuple[float, float]], **options: Any
+    ) -> RawFit:
+        """Fit every curve; options as :meth:`ParametricModel.fit_batch` (``fit_delay``,
+        ``delay``, ``max_iter``, ``delay_step``, ``prior``, ``noise_sd``). Without a prior (the
+        default) the fast kernel runs; ``max_iter`` then counts its LM iterations."""
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise FitInputError(
+                f"unknown option(s) {', '.join(unknown)} for model {self.name!r}; valid: "
+                f"{', '.join(_OPTIONS)}"
+            )
+        if options.get("prior"):
+            return super().fit_batch(problem, bounds, **options)
+        from qperfusion.kinetics import _fermi_fast
+
+        lo, hi = _internal_bounds(bounds)
+        fit_delay = bool(options.get("fit_delay", True))
+        if fit_delay:
+            step = float(options.get("delay_step", 1.0))
+            if not step > 0:
+                raise FitInputError(f"delay_step must be > 0 s, got {step!r}")
+            n_d = max(1, int(np.floor((hi[3] - lo[3]) / step)) + 1)
+            delay_grid = lo[3] + step * np.arange(n_d)
+        else:
+            fixed = float(options.get("delay", 0.0))
+            delay_grid = np.array([fixed])
+            lo[3] = hi[3] = fixed
+        free = lo < hi
+        max_iter = int(options.get("max_iter", self.fast_max_iter))
+        la = np.linspace(lo[1], hi[1], self.n_start_alpha if free[1] else 1)
+        lb = np.linspace(lo[2], hi[2], self.n_start_beta if free[2] else 1)
+        shapes = np.stack(np.meshgrid(la, lb, indexing="ij"), axis=-1).reshape(-1, 2)
+        t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
+        fine_aif, fine_dt = self._grid(problem)
+        templ, norm2 = _fermi_fast.fermi_templates(shapes, delay_grid, t_rel, fine_aif, fine_dt)
+        start_x = np.zeros((templ.shape[0], 4))
+        start_x[:, 1:3] = np.repeat(shapes, delay_grid.size, axis=0)
+        start_x[:, 3] = np.tile(delay_grid, shapes.shape[0])
+        curves = np.ascontiguousarray(problem.curves, dtype=np.float64)
+        n = curves.shape[0]
+        out_p = np.empty((n, 4))
+        out_sd = np.empty((n, 4))
+        out_rss = np.empty(n)
+        _fermi_fast.fermi_fit_batch(
+            curves, t_rel, fine_aif, fine_dt, start_x, templ, norm2, lo, hi, free, max_iter,
+            self.fast_tol, out_p, out_sd, out_rss, True,
+        )  # fmt: skip
+        # back from (Fb, ln α, ln β, delay); sd(x) = x · sd(ln x) (delta method)
+        out_p[:, 1:3] = np.exp(out_p[:, 1:3])
+        out_sd[:, 1:3] *= out_p[:, 1:3]
+        success = np.isfinite(out_rss) & np.all(np.isfinite(out_p), axis=1)
+        return RawFit(out_p, out_sd, success, out_rss, float(np.count_nonzero(free)))
+
+    def predict(self, params: dict[str, np.ndarray], problem: FitProblem) -> np.ndarray:
+        from qperfusion.kinetics import _fermi_fast
+
+        cols = [np.asarray(params[k], dtype=np.float64) for k in self.param_names]
+        p = np.stack(np.broadcast_arrays(*cols), axis=-1).reshape(-1, 4).copy()
+        with np.errstate(divide="ignore"):
+            p[:, 1:3] = np.log(np.maximum(p[:, 1:3], 1e-300))
+        out = np.empty((p.shape[0], problem.times.size))
+        t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
+        fine_aif, fine_dt = self._grid(problem)
+        _fermi_fast.fermi_predict_batch(p, t_rel, fine_aif, fine_dt, out)
+        return out
+
+
+def _internal_bounds(bounds: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the kernel's ``(Fb, ln α, ln β, delay)``."""
+    names = FermiModel.param_names
+    lo = np.array([bounds[k][0] for k in names], dtype=np.float64)
+    hi = np.array([bounds[k][1] for k in names], dtype=np.float64)
+    for i, k in ((1, "alpha"), (2, "beta")):
+        if not hi[i] > 0:
+            raise FitInputError(f"the upper bound of Fermi {k!r} must be > 0, got {hi[i]!r}")
+        lo[i] = np.log(max(lo[i], 1e-300))
+        hi[i] = np.log(hi[i])
+    return lo, hi
