@@ -8,8 +8,15 @@ is read off the fine curve at ``t − delay`` by cubic interpolation. A delay th
 new convolution, and a delay step in the Jacobian is a re-read of the same fine curve.
 
 Fits: start from the best of a few model shapes × a delay grid (amplitude by linear least
-squares), then Levenberg–Marquardt with forward-difference Jacobians, projected on the bounds,
-optionally with noise-weighted log-normal priors; SDs from (JᵀJ)⁻¹ at the solution.
+squares), then Levenberg–Marquardt projected on the bounds, optionally with noise-weighted
+log-normal priors; SDs from (JᵀJ)⁻¹ at the solution. The 2CXM gets an analytic Jacobian: the
+k-derivative of each exact exponential convolution is carried by the same recursion, and the
+chain rule through the rates and amplitudes gives the parameter derivatives; the other models
+use forward differences (one extra forward model per non-delay parameter).
+
+The AIF enters every exponential convolution through four shared sequences (the two node
+values and the two Catmull-Rom slopes of each fine step, ``_aif_basis``), built once per batch,
+so the recursion is a branch-free loop.
 
 One kernel serves all built-in models through an integer model id (one compiled signature,
 ``cache=True``), parallel over curves. Parameter vectors hold the delay LAST.
@@ -46,61 +53,209 @@ __all__ = [
 _TINY = 1e-8  # smallest volume fraction used inside rates (keeps them finite)
 
 
+# Taylor coefficients of ψ_m(x) = ∫_0^1 exp(−x(1 − s)) s^m ds = Σ_n (−x)^n m!/(m + n + 1)!
+# (m = 0..4); 24 terms reach < 1e-17 for x < 2, where the upward recursion takes over.
+_PSI_SERIES_X = 2.0
+_PSI_COEF = np.array(
+    [
+        [(-1.0) ** n * math.factorial(m) / math.factorial(m + n + 1) for n in range(24)]
+        for m in range(5)
+    ]
+)
+
+
+@njit(cache=True)
+def _psi5(x):
+    """``(ψ_0, …, ψ_4)(x)`` with ``ψ_m(x) = ∫_0^1 exp(−x(1 − s)) s^m ds`` (x ≥ 0).
+
+    ``dψ_m/dx = ψ_{m+1} − ψ_m``, which is what the k-derivative of a convolution needs.
+    """
+    if x < _PSI_SERIES_X:
+        c = _PSI_COEF
+        p0 = c[0, 23]
+        p1 = c[1, 23]
+        p2 = c[2, 23]
+        p3 = c[3, 23]
+        p4 = c[4, 23]
+        for n in range(22, -1, -1):  # Horner, five independent chains
+            p0 = p0 * x + c[0, n]
+            p1 = p1 * x + c[1, n]
+            p2 = p2 * x + c[2, n]
+            p3 = p3 * x + c[3, n]
+            p4 = p4 * x + c[4, n]
+        return p0, p1, p2, p3, p4
+    ix = 1.0 / x
+    p0 = -math.expm1(-x) * ix
+    p1 = (1.0 - p0) * ix
+    p2 = (1.0 - 2.0 * p1) * ix
+    p3 = (1.0 - 3.0 * p2) * ix
+    p4 = (1.0 - 4.0 * p3) * ix
+    return p0, p1, p2, p3, p4
+
+
 @njit(cache=True)
 def _psi(x, out):
     """``out[m] = ∫_0^1 exp(−x(1 − s)) s^m ds`` for m = 0..3 (x ≥ 0)."""
-    if x < 2.0:
-        # series Σ_n (−x)^n m! / (m + n + 1)!, 30 terms: < 1e-16 for x < 2
-        for m in range(4):
-            mfact = 1.0
-            for q in range(2, m + 1):
-                mfact *= q
-            term = mfact
-            for q in range(2, m + 2):
-                term /= q
-            acc = term
-            for n in range(1, 30):
-                term *= -x / (m + n + 1)
-                acc += term
-            out[m] = acc
-    else:
-        out[0] = -math.expm1(-x) / x
-        for m in range(1, 4):
-            out[m] = (1.0 - m * out[m - 1]) / x
+    p0, p1, p2, p3, _ = _psi5(x)
+    out[0] = p0
+    out[1] = p1
+    out[2] = p2
+    out[3] = p3
 
 
 @njit(cache=True)
-def _add_exp_conv(a, h, k, amp, y):
+def _aif_basis(a):
+    """The four AIF sequences one fine step ``j`` of every convolution reads (shape (G, 4)).
+
+    Row ``j ≥ 1``: ``a[j−1]``, ``a[j]`` and the Catmull-Rom slopes × h at both ends (central
+    differences, one-sided at the ends, 0 before the start); row 0 is unused.
+    """
+    g = a.size
+    b = np.zeros((g, 4))
+    for j in range(1, g):
+        b[j, 0] = a[j - 1]
+        b[j, 1] = a[j]
+        b[j, 2] = 0.5 * (a[j] - a[j - 2]) if j >= 2 else 0.5 * a[1]
+        b[j, 3] = 0.5 * (a[j + 1] - a[j - 1]) if j + 1 < g else a[j] - a[j - 1]
+    return b
+
+
+@njit(cache=True)
+def _conv_weights(x, h):
+    """Weights of ``a[j−1], a[j]`` and the two slopes×h in one exact step (``x = k h``)."""
+    p0, p1, p2, p3, _ = _psi5(x)
+    return (
+        h * (2.0 * p3 - 3.0 * p2 + p0),
+        h * (-2.0 * p3 + 3.0 * p2),
+        h * (p3 - 2.0 * p2 + p1),
+        h * (p3 - p2),
+    )
+
+
+@njit(cache=True)
+def _conv_weights_dk(x, h):
+    """``_conv_weights`` and their derivatives with respect to ``k`` (``x = k h``)."""
+    p0, p1, p2, p3, p4 = _psi5(x)
+    d0 = p1 - p0
+    d1 = p2 - p1
+    d2 = p3 - p2
+    d3 = p4 - p3
+    hh = h * h
+    return (
+        h * (2.0 * p3 - 3.0 * p2 + p0),
+        h * (-2.0 * p3 + 3.0 * p2),
+        h * (p3 - 2.0 * p2 + p1),
+        h * (p3 - p2),
+        hh * (2.0 * d3 - 3.0 * d2 + d0),
+        hh * (-2.0 * d3 + 3.0 * d2),
+        hh * (d3 - 2.0 * d2 + d1),
+        hh * (d3 - d2),
+    )
+
+
+@njit(cache=True)
+def _add_exp_conv(basis, h, k, amp, y):
     """``y += amp · ∫ exp(−k(t−s)) a(s) ds`` on the uniform grid.
 
     ``a`` is taken as the cubic Hermite (Catmull-Rom) curve through the fine samples, and each
     step is integrated exactly against the exponential, so the fine step adds an O(h⁴) error
     only (a piecewise-linear input costs O(h²), which biases flow by per cents at h = 0.25 s).
+    ``basis`` is ``_aif_basis(a)``.
     """
     if amp == 0.0:
         return
-    g = a.size
+    g = basis.shape[0]
     x = k * h
     e = math.exp(-x)
-    psi = np.empty(4)
-    _psi(x, psi)
-    w_a0 = h * (2.0 * psi[3] - 3.0 * psi[2] + psi[0])
-    w_a1 = h * (-2.0 * psi[3] + 3.0 * psi[2])
-    w_d0 = h * (psi[3] - 2.0 * psi[2] + psi[1])  # times the slope·h
-    w_d1 = h * (psi[3] - psi[2])
+    w0, w1, w2, w3 = _conv_weights(x, h)
     s = 0.0
     for j in range(1, g):
-        # slopes × h by central differences (one-sided at the ends; 0 before the start)
-        d0 = 0.5 * (a[j] - a[j - 2]) if j >= 2 else 0.5 * a[1]
-        d1 = 0.5 * (a[j + 1] - a[j - 1]) if j + 1 < g else a[j] - a[j - 1]
-        s = e * s + w_a0 * a[j - 1] + w_a1 * a[j] + w_d0 * d0 + w_d1 * d1
+        s = e * s + w0 * basis[j, 0] + w1 * basis[j, 1] + w2 * basis[j, 2] + w3 * basis[j, 3]
         y[j] += amp * s
 
 
 @njit(cache=True)
-def _fine_response(model, p, a, h, y, work):
+def _set_exp_conv2(basis, h, k1, amp1, k2, amp2, y):
+    """``y = amp1 · (a ⊛ e^{−k1 t}) + amp2 · (a ⊛ e^{−k2 t})`` in one pass (two chains)."""
+    x1 = k1 * h
+    x2 = k2 * h
+    e1 = math.exp(-x1)
+    e2 = math.exp(-x2)
+    u0, u1, u2, u3 = _conv_weights(x1, h)
+    v0, v1, v2, v3 = _conv_weights(x2, h)
+    s1 = 0.0
+    s2 = 0.0
+    y[0] = 0.0
+    for j in range(1, basis.shape[0]):
+        b0 = basis[j, 0]
+        b1 = basis[j, 1]
+        b2 = basis[j, 2]
+        b3 = basis[j, 3]
+        s1 = e1 * s1 + u0 * b0 + u1 * b1 + u2 * b2 + u3 * b3
+        s2 = e2 * s2 + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        y[j] = amp1 * s1 + amp2 * s2
+
+
+@njit(cache=True)
+def _exp_conv2_dk(basis, h, k1, k2, out):
+    """Unit convolutions with ``e^{−k1 t}``, ``e^{−k2 t}`` and their k-derivatives.
+
+    ``out[j] = (C1, ∂C1/∂k1, C2, ∂C2/∂k2)`` at fine node ``j``: differentiating the exact step
+    ``C_j = e C_{j−1} + w(k)·b_j`` gives ``C'_j = e C'_{j−1} − h e C_{j−1} + w'(k)·b_j``, so the
+    derivative is as exact as the convolution itself.
+    """
+    x1 = k1 * h
+    x2 = k2 * h
+    e1 = math.exp(-x1)
+    e2 = math.exp(-x2)
+    he1 = h * e1
+    he2 = h * e2
+    u0, u1, u2, u3, du0, du1, du2, du3 = _conv_weights_dk(x1, h)
+    v0, v1, v2, v3, dv0, dv1, dv2, dv3 = _conv_weights_dk(x2, h)
+    c1 = 0.0
+    d1 = 0.0
+    c2 = 0.0
+    d2 = 0.0
+    out[0, 0] = 0.0
+    out[0, 1] = 0.0
+    out[0, 2] = 0.0
+    out[0, 3] = 0.0
+    for j in range(1, basis.shape[0]):
+        b0 = basis[j, 0]
+        b1 = basis[j, 1]
+        b2 = basis[j, 2]
+        b3 = basis[j, 3]
+        d1 = e1 * d1 - he1 * c1 + du0 * b0 + du1 * b1 + du2 * b2 + du3 * b3
+        d2 = e2 * d2 - he2 * c2 + dv0 * b0 + dv1 * b1 + dv2 * b2 + dv3 * b3
+        c1 = e1 * c1 + u0 * b0 + u1 * b1 + u2 * b2 + u3 * b3
+        c2 = e2 * c2 + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        out[j, 0] = c1
+        out[j, 1] = d1
+        out[j, 2] = c2
+        out[j, 3] = d2
+
+
+@njit(cache=True)
+def _tcxm_rates(fp, ps, vp, ve):
+    """``(K+, K−, A+)`` of the 2CXM (``A− = Fp − A+``); see ``tcxm.tcxm_rates``."""
+    s = (fp + ps) / vp + ps / ve
+    q = fp * ps / (vp * ve)
+    root = math.sqrt(max(s * s - 4.0 * q, 0.0))
+    kp = 0.5 * (s + root)
+    km = q / kp if kp > 0.0 else 0.0
+    ap = fp * (fp / vp - km) / (kp - km) if kp - km > 0.0 else fp
+    return kp, km, ap
+
+
+@njit(cache=True)
+def _fine_response(model, p, a, basis, h, y, work):
     """Tissue concentration on the fine grid for parameters ``p`` at zero delay."""
     g = a.size
+    if model == MODEL_2CXM:
+        fp, ps, vp, ve = p[0], max(p[1], 0.0), max(p[2], _TINY), max(p[3], _TINY)
+        kp, km, ap = _tcxm_rates(fp, ps, vp, ve)
+        _set_exp_conv2(basis, h, kp, ap, km, fp - ap, y)
+        return
     for j in range(g):
         y[j] = 0.0
     if model == MODEL_FERMI:
@@ -114,33 +269,22 @@ def _fine_response(model, p, a, h, y, work):
             for m in range(1, j):
                 acc += work[j - m] * a[m]
             y[j] = h * acc
-    elif model == MODEL_2CXM:
-        fp, ps, vp, ve = p[0], max(p[1], 0.0), max(p[2], _TINY), max(p[3], _TINY)
-        s = (fp + ps) / vp + ps / ve
-        q = fp * ps / (vp * ve)
-        root = math.sqrt(max(s * s - 4.0 * q, 0.0))
-        kp = 0.5 * (s + root)
-        km = q / kp if kp > 0.0 else 0.0
-        ap = fp * (fp / vp - km) / (kp - km) if kp - km > 0.0 else fp
-        _add_exp_conv(a, h, kp, ap, y)
-        _add_exp_conv(a, h, km, fp - ap, y)
     elif model == MODEL_2CUM:
         fp, ps, vp = p[0], max(p[1], 0.0), max(p[2], _TINY)
         tot = fp + ps
         e = ps / tot if tot > 0.0 else 0.0
-        _add_exp_conv(a, h, tot / vp, fp * (1.0 - e), y)
-        _add_exp_conv(a, h, 0.0, fp * e, y)
+        _set_exp_conv2(basis, h, tot / vp, fp * (1.0 - e), 0.0, fp * e, y)
     elif model == MODEL_TOFTS:
         ktrans, ve = p[0], max(p[1], _TINY)
-        _add_exp_conv(a, h, ktrans / ve, ktrans, y)
+        _add_exp_conv(basis, h, ktrans / ve, ktrans, y)
     elif model == MODEL_ETOFTS:
         ktrans, ve, vp = p[0], max(p[1], _TINY), p[2]
-        _add_exp_conv(a, h, ktrans / ve, ktrans, y)
+        _add_exp_conv(basis, h, ktrans / ve, ktrans, y)
         for j in range(g):
             y[j] += vp * a[j]
     elif model == MODEL_PATLAK:
         ktrans, vp = p[0], p[1]
-        _add_exp_conv(a, h, 0.0, ktrans, y)
+        _add_exp_conv(basis, h, 0.0, ktrans, y)
         for j in range(g):
             y[j] += vp * a[j]
 
@@ -174,15 +318,128 @@ def _sample(y, t_rel, delay, h, out):
 
 
 @njit(cache=True)
-def _evaluate(model, p, t_rel, a, h, y, work, out):
-    _fine_response(model, p, a, h, y, work)
+def _evaluate(model, p, t_rel, a, basis, h, y, work, out):
+    _fine_response(model, p, a, basis, h, y, work)
     _sample(y, t_rel, p[p.size - 1], h, out)
 
 
 @njit(cache=True)
-def _cholesky_solve(mat, rhs, idx, nf, x):
-    """Solve ``mat[idx][:, idx] x = rhs[idx]`` (SPD); False when not positive definite."""
-    low = np.zeros((nf, nf))
+def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
+    """2CXM model ``m`` at the samples and its analytic Jacobian ``jac (T, 5)``.
+
+    ``R = A+ e^{−K+ t} + A− e^{−K− t}``: ``∂y/∂θ = ∂A+/∂θ (C+ − C−) + ∂Fp/∂θ C− + A+ ∂K+/∂θ C'+
+    + A− ∂K−/∂θ C'−`` with ``C±`` the unit convolutions and ``C'±`` their k-derivatives
+    (``_exp_conv2_dk``); the rate derivatives follow from ``K+ + K− = s``, ``K+ K− = q``. The
+    delay column is the derivative of the cubic read. Returns False (nothing written) where
+    the rates are degenerate (``K+ = K−``, only at Fp = PS = 0); the caller then differences.
+    ``fine4 (G, 4)`` and ``coef (4, 4)`` are work arrays.
+    """
+    fp = p[0]
+    ps = max(p[1], 0.0)
+    vp = max(p[2], _TINY)
+    ve = max(p[3], _TINY)
+    ivp = 1.0 / vp
+    ive = 1.0 / ve
+    s = (fp + ps) * ivp + ps * ive
+    q = fp * ps * ivp * ive
+    disc = s * s - 4.0 * q
+    if not (disc > 0.0) or not (s > 0.0):
+        return False
+    root = math.sqrt(disc)
+    kp = 0.5 * (s + root)
+    km = q / kp
+    gap = kp - km
+    if not (gap > 1e-9 * s):
+        return False
+    num = fp * ivp - km
+    ap = fp * num / gap
+    am = fp - ap
+    # ∂s/∂θ, ∂q/∂θ, ∂(Fp/vp)/∂θ for θ = fp, ps, vp, ve (0 where a clamp holds the value)
+    on_ps = 1.0 if p[1] >= 0.0 else 0.0
+    on_vp = 1.0 if p[2] >= _TINY else 0.0
+    on_ve = 1.0 if p[3] >= _TINY else 0.0
+    for th in range(4):
+        if th == 0:
+            ds, dq, dr, dfp = ivp, ps * ivp * ive, ivp, 1.0
+        elif th == 1:
+            ds, dq, dr, dfp = on_ps * (ivp + ive), on_ps * fp * ivp * ive, 0.0, 0.0
+        elif th == 2:
+            ds = -on_vp * (fp + ps) * ivp * ivp
+            dq = -on_vp * q * ivp
+            dr = -on_vp * fp * ivp * ivp
+            dfp = 0.0
+        else:
+            ds, dq, dr, dfp = -on_ve * ps * ive * ive, -on_ve * q * ive, 0.0, 0.0
+        dkp = 0.5 * (ds + (s * ds - 2.0 * dq) / root)
+        dkm = (dq - km * dkp) / kp
+        dap = (dfp * num + fp * (dr - dkm) - ap * (dkp - dkm)) / gap
+        coef[th, 0] = dap  # on C+
+        coef[th, 1] = dfp - dap  # on C−
+        coef[th, 2] = ap * dkp  # on C'+
+        coef[th, 3] = am * dkm  # on C'−
+    _exp_conv2_dk(basis, h, kp, km, fine4)
+    g = basis.shape[0]
+    delay = p[4]
+    n_p = 5
+    for i in range(t_rel.size):
+        u = (t_rel[i] - delay) / h
+        if u <= 0.0:
+            m[i] = 0.0
+            for k in range(n_p):
+                jac[i, k] = 0.0
+            continue
+        if u >= g - 1:
+            v0 = fine4[g - 1, 0]
+            v1 = fine4[g - 1, 1]
+            v2 = fine4[g - 1, 2]
+            v3 = fine4[g - 1, 3]
+            du = 0.0
+        else:
+            qn = int(u)
+            f = u - qn
+            f2 = f * f
+            f3 = f2 * f
+            # Catmull-Rom weights of nodes q−1, q, q+1, q+2 and their f-derivatives
+            wm = -0.5 * f + f2 - 0.5 * f3
+            w0 = 1.0 - 2.5 * f2 + 1.5 * f3
+            w1 = 0.5 * f + 2.0 * f2 - 1.5 * f3
+            wp = -0.5 * f2 + 0.5 * f3
+            gm = -0.5 + 2.0 * f - 1.5 * f2
+            g0 = -5.0 * f + 4.5 * f2
+            g1 = 0.5 + 4.0 * f - 4.5 * f2
+            gp = -f + 1.5 * f2
+            im = qn - 1
+            if qn < 1:  # the curve is 0 before the grid start
+                im = 0
+                wm = 0.0
+                gm = 0.0
+            ip = qn + 2
+            if ip >= g:  # held flat past the end, as in _sample
+                ip = qn + 1
+            v0 = wm * fine4[im, 0] + w0 * fine4[qn, 0] + w1 * fine4[qn + 1, 0] + wp * fine4[ip, 0]
+            v1 = wm * fine4[im, 1] + w0 * fine4[qn, 1] + w1 * fine4[qn + 1, 1] + wp * fine4[ip, 1]
+            v2 = wm * fine4[im, 2] + w0 * fine4[qn, 2] + w1 * fine4[qn + 1, 2] + wp * fine4[ip, 2]
+            v3 = wm * fine4[im, 3] + w0 * fine4[qn, 3] + w1 * fine4[qn + 1, 3] + wp * fine4[ip, 3]
+            ym = ap * fine4[im, 0] + am * fine4[im, 2]
+            y0 = ap * fine4[qn, 0] + am * fine4[qn, 2]
+            y1 = ap * fine4[qn + 1, 0] + am * fine4[qn + 1, 2]
+            yp = ap * fine4[ip, 0] + am * fine4[ip, 2]
+            du = gm * ym + g0 * y0 + g1 * y1 + gp * yp
+        m[i] = ap * v0 + am * v2
+        for k in range(4):
+            jac[i, k] = coef[k, 0] * v0 + coef[k, 1] * v2 + coef[k, 2] * v1 + coef[k, 3] * v3
+        jac[i, 4] = -du / h
+    for k in range(n_p):
+        if not free[k]:
+            for i in range(t_rel.size):
+                jac[i, k] = 0.0
+    return True
+
+
+@njit(cache=True)
+def _cholesky_solve_ws(mat, rhs, idx, nf, x, low, z):
+    """Solve ``mat[idx][:, idx] x = rhs[idx]`` (SPD) with work arrays ``low (P, P)``, ``z (P,)``;
+    False when not positive definite."""
     for i in range(nf):
         for j in range(i + 1):
             s = mat[idx[i], idx[j]]
@@ -194,7 +451,6 @@ def _cholesky_solve(mat, rhs, idx, nf, x):
                 low[i, i] = math.sqrt(s)
             else:
                 low[i, j] = s / low[j, j]
-    z = np.zeros(nf)
     for i in range(nf):
         s = rhs[idx[i]]
         for k in range(i):
@@ -209,7 +465,14 @@ def _cholesky_solve(mat, rhs, idx, nf, x):
 
 
 @njit(cache=True)
-def _jacobian(model, p, m, y, t_rel, a, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp):
+def _cholesky_solve(mat, rhs, idx, nf, x):
+    """Solve ``mat[idx][:, idx] x = rhs[idx]`` (SPD); False when not positive definite."""
+    return _cholesky_solve_ws(mat, rhs, idx, nf, x, np.zeros((nf, nf)), np.zeros(nf))
+
+
+@njit(cache=True)
+def _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp):
+    """Forward-difference Jacobian (the delay column by re-reading the fine curve ``y``)."""
     n_p = p.size
     for k in range(n_p):
         if not free[k]:
@@ -232,9 +495,21 @@ def _jacobian(model, p, m, y, t_rel, a, h, lo, hi, free, jac, ptmp, ytmp, work, 
         for q in range(n_p):
             ptmp[q] = p[q]
         ptmp[k] += eps
-        _evaluate(model, ptmp, t_rel, a, h, ytmp, work, mtmp)
+        _evaluate(model, ptmp, t_rel, a, basis, h, ytmp, work, mtmp)
         for i in range(t_rel.size):
             jac[i, k] = (mtmp[i] - m[i]) / eps
+
+
+@njit(cache=True)
+def _model_and_jac(
+    model, p, t_rel, a, basis, h, lo, hi, free, y, m, jac, ptmp, ytmp, work, mtmp, fine4, coef
+):
+    """Model at the samples and its Jacobian: analytic for the 2CXM, else forward differences
+    (then ``y`` holds the fine curve)."""
+    if model == MODEL_2CXM and _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
+        return
+    _evaluate(model, p, t_rel, a, basis, h, y, work, m)
+    _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
 
 
 @njit(cache=True)
@@ -273,8 +548,8 @@ def noise_sd(c):
 
 @njit(cache=True)
 def _lm_single(
-    model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu, prior_w, sd_out, sig_in=-1.0
-):
+    model, c, p, t_rel, a, basis, h, lo, hi, free, max_iter, prior_mu, prior_w, sd_out, sig_in
+):  # fmt: skip
     """Levenberg–Marquardt (Marquardt scaling, projected on the bounds) for one curve.
 
     The objective is the residual sum of squares plus, for parameters with ``prior_w > 0``, the
@@ -282,8 +557,12 @@ def _lm_single(
     like a measurement of ln p with SD ``1/w`` and fades at high SNR); ``sig_in > 0`` gives that
     SD instead (e.g. the raw curve's when ``c`` was denoised). Returns the residual sum
     of squares; ``p`` is updated in place, ``sd_out`` gets the SDs (posterior, from the
-    Jacobian at the solution).
+    Jacobian at the solution). ``basis`` is ``_aif_basis(a)``.
+
+    With an analytic Jacobian (2CXM) every trial point gets its Jacobian with the model (one
+    pass), so an accepted step needs no further model runs; the others difference after it.
     """
+    joint = model == MODEL_2CXM
     n_t = t_rel.size
     n_p = p.size
     g = a.size
@@ -291,15 +570,20 @@ def _lm_single(
     ynew = np.empty(g)
     ytmp = np.empty(g)
     work = np.empty(g)
+    fine4 = np.empty((g, 4))
+    coef = np.empty((4, 4))
     m = np.empty(n_t)
     mnew = np.empty(n_t)
     mtmp = np.empty(n_t)
     jac = np.empty((n_t, n_p))
+    jacnew = np.empty((n_t, n_p))
     jtj = np.empty((n_p, n_p))
     grad = np.empty(n_p)
     ptmp = np.empty(n_p)
     pnew = np.empty(n_p)
     delta = np.empty(n_p)
+    low = np.zeros((n_p, n_p))
+    z = np.zeros(n_p)
     idx = np.empty(n_p, dtype=np.int64)
     nf = 0
     for k in range(n_p):
@@ -309,14 +593,21 @@ def _lm_single(
     damped = np.empty((n_p, n_p))
 
     sig = sig_in if sig_in > 0.0 else noise_sd(c)
-    _evaluate(model, p, t_rel, a, h, y, work, m)
+    if joint:
+        _model_and_jac(
+            model, p, t_rel, a, basis, h, lo, hi, free, y, m, jac, ptmp, ytmp, work, mtmp,
+            fine4, coef,
+        )  # fmt: skip
+    else:
+        _evaluate(model, p, t_rel, a, basis, h, y, work, m)
     sse = 0.0
     for i in range(n_t):
         sse += (c[i] - m[i]) ** 2
     cost = sse + _prior_cost(p, prior_mu, prior_w, sig)
     lam = 1e-3
     for _ in range(max_iter):
-        _jacobian(model, p, m, y, t_rel, a, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
+        if not joint:
+            _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
         for u in range(n_p):
             s = 0.0
             for i in range(n_t):
@@ -336,7 +627,7 @@ def _lm_single(
                 for v in range(n_p):
                     damped[u, v] = jtj[u, v]
                 damped[u, u] = jtj[u, u] * (1.0 + lam) + 1e-30
-            ok = _cholesky_solve(damped, grad, idx, nf, delta)
+            ok = _cholesky_solve_ws(damped, grad, idx, nf, delta, low, z)
             if not ok:
                 lam *= 10.0
                 continue
@@ -345,7 +636,13 @@ def _lm_single(
             for q in range(nf):
                 k = idx[q]
                 pnew[k] = min(max(p[k] + delta[q], lo[k]), hi[k])
-            _evaluate(model, pnew, t_rel, a, h, ynew, work, mnew)
+            if joint:
+                _model_and_jac(
+                    model, pnew, t_rel, a, basis, h, lo, hi, free, ynew, mnew, jacnew, ptmp,
+                    ytmp, work, mtmp, fine4, coef,
+                )  # fmt: skip
+            else:
+                _evaluate(model, pnew, t_rel, a, basis, h, ynew, work, mnew)
             snew = 0.0
             for i in range(n_t):
                 snew += (c[i] - mnew[i]) ** 2
@@ -355,6 +652,7 @@ def _lm_single(
                     p[k] = pnew[k]
                 y, ynew = ynew, y
                 m, mnew = mnew, m
+                jac, jacnew = jacnew, jac
                 sse = snew
                 cost = cnew
                 lam = max(lam * 0.3, 1e-9)
@@ -364,7 +662,8 @@ def _lm_single(
         if not improved or cost_old - cost <= 1e-5 * cost_old + 1e-30:
             break
     # SD from the Jacobian at the solution: cov = s² (JᵀJ)⁻¹
-    _jacobian(model, p, m, y, t_rel, a, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
+    if not joint:
+        _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
     for u in range(n_p):
         for v in range(n_p):
             s = 0.0
@@ -383,14 +682,14 @@ def _lm_single(
         for k in range(n_p):
             unit[k] = 0.0
         unit[idx[q]] = 1.0
-        if _cholesky_solve(jtj, unit, idx, nf, col):
+        if _cholesky_solve_ws(jtj, unit, idx, nf, col, low, z):
             sd_out[idx[q]] = math.sqrt(max(col[q], 0.0) * s2)
     return sse
 
 
 @njit(cache=True)
 def _fit_curve(
-    j, model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid,
+    j, model, curves, t_rel, a, basis, h, starts, scale_mask, lo, hi, free, delay_grid,
     max_iter, prior_mu, prior_w, templ, norm2, any_scale, sigmas, out_p, out_sd, out_rss,
 ):  # fmt: skip
     """Start search (best template × amplitude) and LM for curve ``j`` (kept out of the
@@ -437,8 +736,9 @@ def _fit_curve(
         p[k] = min(max(p[k], lo[k]), hi[k])
     sd = np.empty(n_p)
     rss = _lm_single(
-        model, c, p, t_rel, a, h, lo, hi, free, max_iter, prior_mu[j], prior_w, sd, sigmas[j]
-    )
+        model, c, p, t_rel, a, basis, h, lo, hi, free, max_iter, prior_mu[j], prior_w, sd,
+        sigmas[j],
+    )  # fmt: skip
     for k in range(n_p):
         out_p[j, k] = p[k]
         out_sd[j, k] = sd[k]
@@ -488,12 +788,13 @@ def lm_fit_batch(
     n_s, n_p = starts.shape
     n_d = delay_grid.size
     g = a.size
+    basis = _aif_basis(a)
     templ = np.empty((n_s, n_d, n_t))
     norm2 = np.empty((n_s, n_d))
     for s in range(n_s):
         y = np.empty(g)
         work = np.empty(g)
-        _fine_response(model, starts[s], a, h, y, work)
+        _fine_response(model, starts[s], a, basis, h, y, work)
         for d in range(n_d):
             _sample(y, t_rel, delay_grid[d], h, templ[s, d])
             acc = 0.0
@@ -506,7 +807,7 @@ def lm_fit_batch(
             any_scale = True
     for j in prange(n):
         _fit_curve(
-            j, model, curves, t_rel, a, h, starts, scale_mask, lo, hi, free, delay_grid,
+            j, model, curves, t_rel, a, basis, h, starts, scale_mask, lo, hi, free, delay_grid,
             max_iter, prior_mu, prior_w, templ, norm2, any_scale, sigmas, out_p, out_sd, out_rss,
         )  # fmt: skip
 
@@ -516,7 +817,8 @@ def predict_batch(model, params, t_rel, a, h, out):
     """Model curves ``out (n, T)`` for parameter rows ``params (n, P)`` (delay last)."""
     n = params.shape[0]
     g = a.size
+    basis = _aif_basis(a)
     for j in prange(n):
         y = np.empty(g)
         work = np.empty(g)
-        _evaluate(model, params[j], t_rel, a, h, y, work, out[j])
+        _evaluate(model, params[j], t_rel, a, basis, h, y, work, out[j])
