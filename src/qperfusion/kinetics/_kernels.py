@@ -697,36 +697,38 @@ def _fit_curve(
     n_t = curves.shape[1]
     n_s, n_p = starts.shape
     n_d = delay_grid.size
+    n_r = n_s * n_d
     c = curves[j]
     cc = 0.0
     for i in range(n_t):
         cc += c[i] * c[i]
+    # all template dot products at once, templates inner: an axpy per sample that vectorises
+    # (a dot product per template is a serial chain of adds)
+    cm = np.zeros(n_r)
+    for i in range(n_t):
+        ci = c[i]
+        for r in range(n_r):
+            cm[r] += ci * templ[i, r]
     best = np.inf
-    bs = 0
-    bd = 0
+    br = 0
     bscale = 1.0
-    for s in range(n_s):
-        for d in range(n_d):
-            if any_scale:
-                cm = 0.0
-                for i in range(n_t):
-                    cm += c[i] * templ[s, d, i]
-                if norm2[s, d] > 0.0 and cm > 0.0:
-                    sc = cm / norm2[s, d]
-                    sse = cc - cm * sc
-                else:
-                    sc = 0.0
-                    sse = cc
+    for r in range(n_r):
+        if any_scale:
+            if norm2[r] > 0.0 and cm[r] > 0.0:
+                sc = cm[r] / norm2[r]
+                sse = cc - cm[r] * sc
             else:
-                sc = 1.0
-                sse = 0.0
-                for i in range(n_t):
-                    sse += (c[i] - templ[s, d, i]) ** 2
-            if sse < best:
-                best = sse
-                bs = s
-                bd = d
-                bscale = sc
+                sc = 0.0
+                sse = cc
+        else:
+            sc = 1.0
+            sse = cc - 2.0 * cm[r] + norm2[r]
+        if sse < best:
+            best = sse
+            br = r
+            bscale = sc
+    bs = br // n_d
+    bd = br - bs * n_d
     p = np.empty(n_p)
     for k in range(n_p):
         p[k] = starts[bs, k] * bscale if scale_mask[k] else starts[bs, k]
@@ -789,18 +791,21 @@ def lm_fit_batch(
     n_d = delay_grid.size
     g = a.size
     basis = _aif_basis(a)
-    templ = np.empty((n_s, n_d, n_t))
-    norm2 = np.empty((n_s, n_d))
+    # start templates, one column per (shape, delay): (T, S·D)
+    templ = np.empty((n_t, n_s * n_d))
+    norm2 = np.empty(n_s * n_d)
+    col = np.empty(n_t)
     for s in range(n_s):
         y = np.empty(g)
         work = np.empty(g)
         _fine_response(model, starts[s], a, basis, h, y, work)
         for d in range(n_d):
-            _sample(y, t_rel, delay_grid[d], h, templ[s, d])
+            _sample(y, t_rel, delay_grid[d], h, col)
             acc = 0.0
             for i in range(n_t):
-                acc += templ[s, d, i] ** 2
-            norm2[s, d] = acc
+                templ[i, s * n_d + d] = col[i]
+                acc += col[i] ** 2
+            norm2[s * n_d + d] = acc
     any_scale = False
     for k in range(n_p):
         if scale_mask[k]:
