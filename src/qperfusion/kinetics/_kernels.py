@@ -170,7 +170,8 @@ def _add_exp_conv(basis, h, k, amp, y):
     w0, w1, w2, w3 = _conv_weights(x, h)
     s = 0.0
     for j in range(1, g):
-        s = e * s + w0 * basis[j, 0] + w1 * basis[j, 1] + w2 * basis[j, 2] + w3 * basis[j, 3]
+        # the input term first: the chain through s is then one multiply-add per step
+        s = e * s + (w0 * basis[j, 0] + w1 * basis[j, 1] + w2 * basis[j, 2] + w3 * basis[j, 3])
         y[j] += amp * s
 
 
@@ -191,8 +192,8 @@ def _set_exp_conv2(basis, h, k1, amp1, k2, amp2, y):
         b1 = basis[j, 1]
         b2 = basis[j, 2]
         b3 = basis[j, 3]
-        s1 = e1 * s1 + u0 * b0 + u1 * b1 + u2 * b2 + u3 * b3
-        s2 = e2 * s2 + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        s1 = e1 * s1 + (u0 * b0 + u1 * b1 + u2 * b2 + u3 * b3)
+        s2 = e2 * s2 + (v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3)
         y[j] = amp1 * s1 + amp2 * s2
 
 
@@ -225,10 +226,11 @@ def _exp_conv2_dk(basis, h, k1, k2, out):
         b1 = basis[j, 1]
         b2 = basis[j, 2]
         b3 = basis[j, 3]
-        d1 = e1 * d1 - he1 * c1 + du0 * b0 + du1 * b1 + du2 * b2 + du3 * b3
-        d2 = e2 * d2 - he2 * c2 + dv0 * b0 + dv1 * b1 + dv2 * b2 + dv3 * b3
-        c1 = e1 * c1 + u0 * b0 + u1 * b1 + u2 * b2 + u3 * b3
-        c2 = e2 * c2 + v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3
+        # input terms first, so each chain is one multiply-add per step
+        d1 = e1 * d1 + ((du0 * b0 + du1 * b1 + du2 * b2 + du3 * b3) - he1 * c1)
+        d2 = e2 * d2 + ((dv0 * b0 + dv1 * b1 + dv2 * b2 + dv3 * b3) - he2 * c2)
+        c1 = e1 * c1 + (u0 * b0 + u1 * b1 + u2 * b2 + u3 * b3)
+        c2 = e2 * c2 + (v0 * b0 + v1 * b1 + v2 * b2 + v3 * b3)
         out[j, 0] = c1
         out[j, 1] = d1
         out[j, 2] = c2
@@ -332,7 +334,8 @@ def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
     (``_exp_conv2_dk``); the rate derivatives follow from ``K+ + K− = s``, ``K+ K− = q``. The
     delay column is the derivative of the cubic read. Returns False (nothing written) where
     the rates are degenerate (``K+ = K−``, only at Fp = PS = 0); the caller then differences.
-    ``fine4 (G, 4)`` and ``coef (4, 4)`` are work arrays.
+    ``jac`` is (5, T), one row per parameter; ``fine4 (G, 4)`` and ``coef (4, 4)`` are work
+    arrays.
     """
     fp = p[0]
     ps = max(p[1], 0.0)
@@ -386,7 +389,7 @@ def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
         if u <= 0.0:
             m[i] = 0.0
             for k in range(n_p):
-                jac[i, k] = 0.0
+                jac[k, i] = 0.0
             continue
         if u >= g - 1:
             v0 = fine4[g - 1, 0]
@@ -427,12 +430,12 @@ def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
             du = gm * ym + g0 * y0 + g1 * y1 + gp * yp
         m[i] = ap * v0 + am * v2
         for k in range(4):
-            jac[i, k] = coef[k, 0] * v0 + coef[k, 1] * v2 + coef[k, 2] * v1 + coef[k, 3] * v3
-        jac[i, 4] = -du / h
+            jac[k, i] = coef[k, 0] * v0 + coef[k, 1] * v2 + coef[k, 2] * v1 + coef[k, 3] * v3
+        jac[4, i] = -du / h
     for k in range(n_p):
         if not free[k]:
             for i in range(t_rel.size):
-                jac[i, k] = 0.0
+                jac[k, i] = 0.0
     return True
 
 
@@ -477,17 +480,17 @@ def _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp,
     for k in range(n_p):
         if not free[k]:
             for i in range(t_rel.size):
-                jac[i, k] = 0.0
+                jac[k, i] = 0.0
             continue
         if k == n_p - 1:
             # delay: re-read the same fine curve half a fine step either side
             dd = 0.5 * h
             _sample(y, t_rel, p[k] + dd, h, mtmp)
             for i in range(t_rel.size):
-                jac[i, k] = mtmp[i]
+                jac[k, i] = mtmp[i]
             _sample(y, t_rel, p[k] - dd, h, mtmp)
             for i in range(t_rel.size):
-                jac[i, k] = (jac[i, k] - mtmp[i]) / (2.0 * dd)
+                jac[k, i] = (jac[k, i] - mtmp[i]) / (2.0 * dd)
             continue
         eps = 1e-6 * max(abs(p[k]), 1e-2 * (hi[k] - lo[k]), 1e-6)
         if p[k] + eps > hi[k]:
@@ -497,7 +500,7 @@ def _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp,
         ptmp[k] += eps
         _evaluate(model, ptmp, t_rel, a, basis, h, ytmp, work, mtmp)
         for i in range(t_rel.size):
-            jac[i, k] = (mtmp[i] - m[i]) / eps
+            jac[k, i] = (mtmp[i] - m[i]) / eps
 
 
 @njit(cache=True)
@@ -510,6 +513,15 @@ def _model_and_jac(
         return
     _evaluate(model, p, t_rel, a, basis, h, y, work, m)
     _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _dot(x, y):
+    """``Σ x_i y_i``; reassociation lets the sum vectorise (no NaN/Inf assumptions)."""
+    acc = 0.0
+    for i in range(x.size):
+        acc += x[i] * y[i]
+    return acc
 
 
 @njit(cache=True)
@@ -575,8 +587,9 @@ def _lm_single(
     m = np.empty(n_t)
     mnew = np.empty(n_t)
     mtmp = np.empty(n_t)
-    jac = np.empty((n_t, n_p))
-    jacnew = np.empty((n_t, n_p))
+    jac = np.empty((n_p, n_t))  # one row per parameter: the sums below run along rows
+    jacnew = np.empty((n_p, n_t))
+    res = np.empty(n_t)
     jtj = np.empty((n_p, n_p))
     grad = np.empty(n_p)
     ptmp = np.empty(n_p)
@@ -608,15 +621,12 @@ def _lm_single(
     for _ in range(max_iter):
         if not joint:
             _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
+        for i in range(n_t):
+            res[i] = c[i] - m[i]
         for u in range(n_p):
-            s = 0.0
-            for i in range(n_t):
-                s += jac[i, u] * (c[i] - m[i])
-            grad[u] = s
+            grad[u] = _dot(jac[u], res)
             for v in range(u + 1):
-                s = 0.0
-                for i in range(n_t):
-                    s += jac[i, u] * jac[i, v]
+                s = _dot(jac[u], jac[v])
                 jtj[u, v] = s
                 jtj[v, u] = s
         _add_prior(p, prior_mu, prior_w, sig, free, jtj, grad)
@@ -666,10 +676,7 @@ def _lm_single(
         _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
     for u in range(n_p):
         for v in range(n_p):
-            s = 0.0
-            for i in range(n_t):
-                s += jac[i, u] * jac[i, v]
-            jtj[u, v] = s
+            jtj[u, v] = _dot(jac[u], jac[v])
     for u in range(n_p):
         grad[u] = 0.0
     _add_prior(p, prior_mu, prior_w, sig, free, jtj, grad)
