@@ -84,6 +84,32 @@ def test_sd_from_the_jacobian_matches_the_scatter_of_repeated_fits() -> None:
     assert abs(np.median(fit.params["fp"][ok]) / case["fp"] - 1) < 0.05
 
 
+def test_recovers_parameters_of_the_segmented_capillary() -> None:
+    from qperfusion.kinetics._btex_segments import segment_curves_batch, segment_nodes
+
+    truth = _truth(12, seed=5)
+    params = np.stack([truth[k] for k in ("fp", "ps", "vp", "ve", "delay")], axis=-1)
+    curves = segment_curves_batch(params, T, T, PLASMA_AIF, 0.5, segment_nodes(20))
+    fit = _fit(curves, segments=20)
+    assert fit.success.all()
+    err = np.abs(fit.params["fp"] / truth["fp"] - 1)
+    assert np.median(err) < 1e-3
+    assert np.mean(err < 0.02) >= 0.8
+    # predict() uses the segmented model the curves were fitted with
+    assert np.median(np.max(np.abs(fit.predict() - curves), axis=1)) < 1e-3
+    # the plug-flow fit of the same curves reads Fp low
+    plug = _fit(curves)
+    assert np.median(plug.params["fp"] / truth["fp"]) < 0.97
+
+
+def test_bad_segments_option_raises() -> None:
+    curves = btex_conc(T, PLASMA_AIF, fp=0.03, ps=0.02, vp=0.05, ve=0.2)[None]
+    with pytest.raises(FitInputError, match="segments"):
+        _fit(curves, segments=0)
+    with pytest.raises(FitInputError, match="segments"):
+        _fit(curves, segments=2.5)
+
+
 def test_unknown_option_lists_the_valid_ones() -> None:
     curves = btex_conc(T, PLASMA_AIF, fp=0.03, ps=0.02, vp=0.05, ve=0.2)[None]
     with pytest.raises(FitInputError, match="n_starts"):

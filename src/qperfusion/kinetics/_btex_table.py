@@ -22,6 +22,7 @@ from collections import OrderedDict
 import numpy as np
 from numba import njit, prange
 
+from qperfusion.kinetics._btex_segments import segment_curves_batch
 from qperfusion.kinetics._btex_solver import btex_curves_batch
 
 __all__ = ["TABLE_SHAPE", "table_start"]
@@ -55,12 +56,19 @@ def _shape_axes(lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
 
 
 def _table(
-    out_t: np.ndarray, times: np.ndarray, cin: np.ndarray, h: float, lo: np.ndarray, hi: np.ndarray
+    out_t: np.ndarray,
+    times: np.ndarray,
+    cin: np.ndarray,
+    h: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    mix: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    mix_key = np.zeros(0) if mix is None else mix
     key = hashlib.sha1(
         b"".join(
             np.ascontiguousarray(a, dtype=np.float64).tobytes()
-            for a in (out_t, times, cin, [h], lo, hi)
+            for a in (out_t, times, cin, [h], lo, hi, [-1.0], mix_key)
         )
     ).digest()
     hit = _CACHE.get(key)
@@ -73,7 +81,10 @@ def _table(
         [np.full_like(tc, _FP_REF), gamma * _FP_REF, tc * _FP_REF, gamma * _FP_REF / ki, delay],
         axis=-1,
     )
-    curves = btex_curves_batch(np.ascontiguousarray(params), out_t, times, cin, h)
+    if mix is None:
+        curves = btex_curves_batch(np.ascontiguousarray(params), out_t, times, cin, h)
+    else:
+        curves = segment_curves_batch(np.ascontiguousarray(params), out_t, times, cin, h, mix)
     norms = np.einsum("kt,kt->k", curves, curves)
     # an all-zero shape (arrival after the last frame) can never be chosen
     norms = np.where(norms > 0, norms, np.inf)
@@ -144,14 +155,17 @@ def table_start(
     lo: np.ndarray,
     hi: np.ndarray,
     n_starts: int = 1,
+    mix: np.ndarray | None = None,
 ) -> np.ndarray:
     """Start parameters (n, n_starts, 5), internal units, best first.
 
     ``curves`` (n, T) at ``out_t``; ``cin`` is the plasma AIF (mmol/L) at ``times``;
     ``lo, hi`` the bounds (5,), internal units. The starts come from different delays of the
-    table (at most its number of delays); where fewer fit, the best one is repeated.
+    table (at most its number of delays); where fewer fit, the best one is repeated. ``mix``
+    (from :func:`qperfusion.kinetics._btex_segments.segment_nodes`) makes the shapes those of
+    the N-segment capillary (homogeneity holds there too); None is the plug-flow solution.
     """
-    params, table, norms, n_delay = _table(out_t, times, cin, h, lo, hi)
+    params, table, norms, n_delay = _table(out_t, times, cin, h, lo, hi, mix)
     k = max(1, min(int(n_starts), n_delay))
     out = np.empty((curves.shape[0], k, 5))
     lo = np.ascontiguousarray(lo, dtype=np.float64)
