@@ -166,18 +166,54 @@ def test_nih_stress_ring_fits_and_ranks_like_the_published_map(nih_stress) -> No
     assert np.mean(fit.params["fp"] >= 0.99 * BTEXModel.default_bounds["fp"][1]) < 0.05
 
 
+@pytest.fixture(scope="module")
+def nih_like(validation_dir):
+    """The stress ring fitted as NIH's pipeline does, as far as it is published: their table
+    grid as bounds on the plasma-AIF parameters and their 20-segment capillary grid, with the
+    flow in their convention (blood-AIF flow = Fp/(1 − Hct) per mL of tissue)."""
+    from qperfusion.kinetics.btex import NIH_BOUNDS, NIH_SEGMENTS
+
+    folder = validation_dir / "qperf_nih"
+    data, aif, t = _load(folder / "perf_data_stress.mat")
+    reference = np.load(folder / "stress_mbf_reference.npy")[:, ::-1][RING]
+    fit = kinetics.fit("btex", data[RING], aif=aif, times=t, hematocrit=HCT,
+                       bounds=NIH_BOUNDS, segments=NIH_SEGMENTS)
+    flow = fit.params["fp"] * 60.0 / (1 - HCT)
+    return fit, flow, reference
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(np.clip(a, 0, 6), np.clip(b, 0, 6))[0, 1])
+
+
+@pytest.mark.validation
+def test_nih_configuration_tracks_the_published_map(nih_like) -> None:
+    fit, flow, reference = nih_like
+    assert fit.success.all()
+    # measured Pearson 0.81, Spearman 0.82 (default bounds, plug flow: 0.67, 0.77)
+    assert _pearson(flow, reference) > 0.78
+    assert _rank_correlation(flow, reference) > 0.78
+    # measured ratio 0.92 (3.05 vs 3.32); our plasma Fp itself would be 0.53
+    assert 0.85 < np.median(flow) / np.median(reference) < 1.0
+    # the map has no pixel near its 6 mL/min/g ceiling; neither has this fit
+    assert np.mean(flow >= 0.99 * 6.0 / (1 - HCT)) < 0.02
+
+
 @pytest.mark.validation
 @pytest.mark.xfail(
-    reason="our pixel-wise BTEX Fp median is 1.71 mL/min/mL vs the published 3.32 on this ring "
-    "(ring-median curve 1.58; an independent method-of-lines BTEX20 with NIH's 20-segment grid "
-    "and axial diffusion gives 1.6). No delay range, data length, vp bound, baseline or AIF "
-    "dispersion choice closes the gap; Fp/(1 − Hct) = 2.96 is 11 % below it — see the "
-    "docstring of qperfusion.kinetics.btex and benchmarks/btex_nih.py",
+    reason="with NIH's conventions as far as they are published (flow = Fp/(1 − Hct), their "
+    "table grid as bounds on the plasma-AIF parameters, their 20-segment capillary grid, "
+    "pre-foot baselines removed) the ring's pixel median is 3.05 vs the map's 3.32 (ratio "
+    "0.92; Pearson 0.81, Spearman 0.82). Emulating their search (nearest grid entry + 15 "
+    "Nelder–Mead evaluations) reads 0.95 but correlates 0.72; the grid bounds taken on the "
+    "blood-AIF parameters read 1.31 with 29 % of pixels at the flow ceiling the map never "
+    "reaches. What is left is unpublished: their time integrator (backward Euler at 0.5 s "
+    "adds +11 % on the ring-median curve) and refinement — benchmarks/btex_nih.py",
     strict=True,
 )
-def test_nih_stress_median_within_5_percent_of_the_published_map(nih_stress) -> None:
-    fit, reference, _ = nih_stress
-    assert np.median(fit.params["fp"] * 60.0) == pytest.approx(np.median(reference), rel=0.05)
+def test_nih_stress_median_within_5_percent_of_the_published_map(nih_like) -> None:
+    _, flow, reference = nih_like
+    assert np.median(flow) == pytest.approx(np.median(reference), rel=0.05)
 
 
 @pytest.mark.validation
