@@ -26,36 +26,39 @@ Levenberg–Marquardt and the best refinement kept (see :mod:`qperfusion.kinetic
 engine reports ``fp_ml_min_g = fp·60/1.05`` and blood flow ``mbf_ml_min_g = fp/(1 − Hct)·60/1.05``.
 
 How the NIH inline maps are made (the model we are compared with). Sources: the QPerf
-release notes (github.com/xueh2/QPerf, README and software/README: ``gadgetron_QPerf_mapping``
-takes the blood AIF, the myocardial Gd images, the AIF foot, dt = 500 ms and hematocrit 0.42;
-``Matlab_gt_BTEX20_model`` documents Fp as "plasma flow, ml/min/g", Vp plasma volume, the fit
-returns [Fp, PS, Vp, Visf] and searches a time shift up to ``max_shift``) and the NIH research
-scripts in github.com/xueh2/matlab_mrrecon (PerformGadgetronRecon_Matlab_FlowMapping_Linear.m,
-PerformPDEPerfusion_BTEX20.m): the AIF is scaled by 1/(1 − Hct), its pre-foot mean removed and
-cropped at the foot; BTEX20 is solved numerically on L = 0.1 cm with 20 segments and axial
-diffusion Dp = 1e-5, Disf = 1e-6 cm²/s; a table over Fp 0.1–6 mL/min/g, Vp 0.01–0.1, PS
-0.35–3, Visf 0.1–0.75 is searched exhaustively, then refined by Nelder–Mead (15 iterations) with
-PS ≤ 3, Vp ≤ 0.1, Visf ≤ 0.5 and a time shift ≤ 2.5–3 s; the tissue curve is
-``Fp ∫ (Cin − Cout)`` as here (Xue et al., MRM 2020;83:712, doi:10.1002/mrm.27954).
+release notes (github.com/xueh2/QPerf: ``gadgetron_QPerf_mapping`` takes the blood AIF, the
+myocardial Gd images, the AIF foot, dt = 500 ms and hematocrit 0.42 and computes its own table;
+the map is called MBF) and the NIH drivers of that binary in github.com/xueh2/matlab_mrrecon:
+BTEX20 is solved numerically on ``xspan = 0:L/20:L`` (L = 0.1 cm, 20 segments) with axial
+diffusion Dp = 1e-5, Disf = 1e-6 cm²/s; a table over Fp 0.1:0.15:6.0, PS 0.35:0.05:4.0
+(mL/min/g), Vp 0.04:0.01:0.10, Visf 0.1:0.075:0.475 is searched, then refined locally
+(max_iter = max_func_eval = 15) with a time shift ≤ 2.5 s; the tissue curve is
+``Fp ∫ (Cin − Cout)`` as here (Xue et al., MRM 2020;83:712, doi:10.1002/mrm.27954). One driver
+builds the table from the baseline-corrected blood AIF; another scales the AIF by 1/(1 − Hct)
+first and multiplies the flow map by 1/(1 − Hct) after. Both give the same number: BTEX is
+homogeneous of degree one in (Fp, PS, vp, ve), so a fit to the blood AIF ``(1 − Hct)·Cp``
+returns every parameter divided by (1 − Hct).
 
-Measured against that (tests/kinetics/test_btex_fit.py, benchmarks/btex_nih.py; pre-foot
-baselines of AIF and tissue removed as NIH does): the model is the same — a least-squares fit of
-an independent method-of-lines BTEX20 with NIH's grid (20 segments, Dp, Disf; upwind or central
-differences) to the NIH stress ring-median curve gives Fp 1.58–1.62 mL/min/mL, our closed form
-1.55 — but the published map's ring median is 3.32, twice that. Neither the delay range (down to
-−1 s), fitting only the first pass, a dispersed AIF, the vp bounds, nor baseline removal moves
-our Fp above ~1.75 with a fit as good. Blood flow Fp/(1 − Hct) from our BTEX (pixel median 2.96
-mL/min/mL) agrees with Fermi deconvolution of the blood AIF (3.19) and is 11 % below the map, so
-the map may be blood flow (Xue et al. report stress 2.82 ± 0.47 mL/min/g in volunteers); read as
-plasma flow it needs a 2CXM with vp held at 0.1 (ours gives 2.84 there, 2.38 with vp free at
-0.14). Pixel-wise against the map: Spearman 0.77; Pearson 0.48 for Fp, 0.67 for Fp/(1 − Hct)
-clipped at 6 as the map is; Fermi reaches Pearson 0.76. The vascular transit is where BTEX and
-the 2CXM differ: plug flow versus one mixed compartment. On noise-free stress-like 2CXM curves
-BTEX returns 0.60–0.73 of the true Fp, and the 2CXM returns 2.3× the Fp of BTEX curves (rest:
-0.8–0.87 and 1.2×; benchmarks/btex_crossfit.py); a 2CXM-made phantom therefore reads low through
-BTEX. The NIH rest ring's endocardial edge holds LV blood (peaks with the AIF at ~3× the ring's
-enhancement); those pixels fit as Fp at its bound. The published map is stored left–right
-flipped with respect to the data arrays.
+Flow convention (benchmarks/btex_nih.py on the NIH stress ring, 442 pixels, map median 3.32):
+NIH's map is numerically our ``fp / (1 − Hct)`` per mL of tissue — ``mbf_ml_min_g × 1.05``, as
+NIH applies no tissue density — not our plasma ``fp``. Our plasma Fp reads 0.52 of the map,
+``fp / (1 − Hct)`` 0.88–0.93 with the same pixel ranks; Fermi blood flow reads 0.97. (The
+2CXM's plasma Fp lands near the map only because its mixed plasma space reads ~2× the Fp of
+BTEX on the same curve; benchmarks/btex_crossfit.py.) Only the bounds differ between NIH's two
+drivers: the grid as bounds on the plasma-AIF parameters (:data:`NIH_BOUNDS`) tracks the map
+(Pearson 0.80, Spearman 0.82, no pixel at the flow ceiling); taken on the blood-AIF parameters
+(vp ≤ 0.1 blood = 0.058 plasma) it reads 1.31 with 29 % of pixels at the ceiling, which the map
+never reaches. NIH's 20-segment grid is a capillary of 20 well-mixed segments, not plug flow
+(``segments=20``, :mod:`qperfusion.kinetics._btex_segments`): +4–5 % on Fp, ratio 0.92,
+Pearson 0.81. The delay range, the fit window (foot + 2 FWHM … whole curve), the AIF
+interpolation and 1 s sampling move the median by ≤ 2 %; emulating NIH's search (nearest grid
+entry, 15 Nelder–Mead evaluations) reads 0.95 but correlates 0.72. What is left (~5–8 %) lies in
+what NIH has not published: e.g. a backward-Euler table at 0.5 s steps would add 11 % on the
+ring-median curve. The NIH rest ring's endocardial edge holds LV blood (peaks with the AIF at
+~3× the ring's enhancement); those pixels fit as Fp at its bound. The published map is stored
+left–right flipped with respect to the data arrays. On noise-free stress-like 2CXM curves BTEX
+returns 0.60–0.73 of the true Fp (benchmarks/btex_crossfit.py); a 2CXM-made phantom therefore
+reads low through BTEX.
 """
 
 from __future__ import annotations
@@ -169,7 +172,7 @@ class BTEXModel(KineticModel):
     best, default 3: the likelihood has separate minima along the Fp–delay–vp valley),
     ``segments`` (int ≥ 1 or None, default None: the capillary as that many well-mixed
     segments in series instead of plug flow — 20 (``NIH_SEGMENTS``) is NIH's BTEX20 grid, see
-    :mod:`qperfusion.kinetics._btex_segments`; ~20× slower than plug flow).
+    :mod:`qperfusion.kinetics._btex_segments`; ~7× slower than plug flow).
 
     NIH-equivalent configuration: ``bounds=NIH_BOUNDS, segments=NIH_SEGMENTS`` with the
     pre-foot baselines of AIF and tissue removed; NIH's flow map is then numerically
