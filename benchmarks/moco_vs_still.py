@@ -1,0 +1,172 @@
+"""Segmental MBF with breathing vs the same study without motion (issue 6), and each vs truth.
+
+For each seed (LAD / LCX / RCA ischemia) the whole cascade (``qperfusion.run``: MoCo,
+automatic segmentation, AIF detection, 2CXM) runs on three phantom studies:
+
+* ``motion``: ``simulate_study(seed, motion="resp")``: breathing + two abrupt frames at stress;
+* ``still``: the same study with every displacement field set to zero: the same anatomy,
+  physiology, timing *and noise draw*; only the positions differ (the comparison issue 6 asks
+  for);
+* ``still'``: ``simulate_study(seed, motion="none")``: motion-free too, but with another noise
+  draw at stress (``motion="resp"`` takes the abrupt frames from the random stream before the
+  noise, so the two options do not share their stress noise). ``still'`` vs ``still`` is the
+  test–retest spread from noise alone.
+
+    python benchmarks/moco_vs_still.py [--seeds 0,1,2] [--no-other-noise]
+
+Printed per seed and state: median and max over the 16 segments of |MBF_a / MBF_b − 1|, and
+each run's median |error| (signed median error) against the phantom truth.
+
+Measured (2CXM, default pipeline; per seed 0 / 1 / 2; ~4 min for the 9 runs on the shared
+2-core machine):
+
+======================  =====================  =====================  ======================
+comparison              stress median (max)    rest median (max)      note
+======================  =====================  =====================  ======================
+motion vs still         2.2 / 1.7 / 2.3 %      0.8 / 1.7 / 1.3 %      motion reads 1–2 %
+                        (5.2 / 8.2 / 6.1)      (4.3 / 5.4 / 3.7)      lower at stress
+still' vs still         2.4 / 4.3 / 2.3 %      identical              noise alone (no motion)
+                        (8.2 / 14.5 / 4.3)
+motion vs still'        3.3 / 5.8 / 3.5 %      0.8 / 1.7 / 1.3 %      the figure first
+                        (11.9 / 13.7 / 9.4)                           reported for issue 6
+======================  =====================  =====================  ======================
+
+Against the truth (median |error|, signed): stress motion 3.0 (+2.0) / 2.1 (+0.7) / 2.3 (−1.5),
+still 5.8 (+5.4) / 3.7 (+2.4) / 5.3 (+1.1), still' 5.4 (+5.4) / 8.1 (+8.1) / 5.4 (+4.9); rest
+motion 1.0 / 2.0 / 3.1, still 1.0 / 1.3 / 1.8.
+
+Where the differences come from (measured on the cached intermediate results of these runs):
+
+* most of the stress gap first reported (3–6 %) is the other noise draw: with the same noise it
+  is 1.7–2.3 %, and two motion-free runs that differ only by their noise differ by 2.3–4.3 %.
+  The largest single term is the AIF: the detected blood-pool AIF peaks at 5.03 vs 5.22 mmol/L
+  in two noise draws of seed 1 (truth 5.04; with the phantom's own pool mask 5.06 vs 5.12), and
+  MBF scales with 1 / AIF. Refitting the motion-free myocardium with the motion run's AIF
+  brings the two runs' signed medians within 0.2–2.3 % of each other.
+* the 1–2 % that motion itself takes off stress MBF (same noise, same pixels: the difference
+  stays when both runs are scored on the same core pixels) is resampling: the phantom moves
+  each frame by bilinear interpolation (≈0.6 %: a cubic phantom warp gives +1.4 % instead of
+  +0.8 % signed error on seed 1), and MoCo resamples it once more (≈1 %: a cubic round trip
+  u then u⁻¹ of the motion-free images lowers stress MBF by 1.2 % median); both smooth the
+  per-pixel noise, which weakens the noise-weighted priors of the 2CXM fit (≈0.3 %). It is not
+  a MoCo residual: registering with the phantom's true field reads lower still (−2.2 % signed
+  on seed 1).
+* MoCo outlier frames (the bolus-arrival frame flagged in motion-free series) change the
+  segment values by < 0.5 %: refitting with every frame gives the same table.
+* the stress reading above the truth in the motion-free runs (+1 to +8 %) is the 2CXM fit:
+  with the phantom's true AIF the motion-free stress segments still read +4 to +5 % high, and
+  on the true [Gd] curves plus white noise (σ = 0.034 mmol/L) the normal segments read +6.8 %
+  high and the ischemic −5 %: at one sample per beat Fp trades off against vp, and the vp
+  prior median (0.06) sits below the phantom's stress vp (0.065) and above its ischemic vp
+  (0.055). With the prior medians at the truth the bias is +1.1 % (normal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import numpy as np
+
+CASES = {0: "lad", 1: "lcx", 2: "rca"}
+STATES = ("stress", "rest")
+
+
+@contextmanager
+def no_displacement():
+    """Phantom studies simulated inside have every displacement field zero (same random draws)."""
+    from qperfusion.phantom import motion
+
+    real = motion.displacement_fields
+
+    def zero(*args: Any, **kwargs: Any) -> np.ndarray:
+        return np.zeros_like(real(*args, **kwargs))
+
+    with mock.patch.object(motion, "displacement_fields", zero):
+        yield
+
+
+def segment_mbf(results: dict[str, Any], state: str) -> np.ndarray:
+    """Segmental MBF (mL/min/g) of AHA segments 1–16 from a results.json dictionary."""
+    segs = results["states"][state]["segments"]
+    return np.array([segs[str(k)]["mbf_ml_min_g"] or np.nan for k in range(1, 17)], dtype=float)
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Median and max over segments of |a / b − 1| (fractions)."""
+    d = np.abs(a / b - 1.0)
+    return float(np.nanmedian(d)), float(np.nanmax(d))
+
+
+def run_case(seed: int, territory: str, *, other_noise: bool = True) -> dict[str, Any]:
+    """Segmental MBF of the motion, still and (optionally) still' runs and of the truth."""
+    import qperfusion as qp
+    from qperfusion.phantom import simulate_study
+
+    runs: dict[str, Any] = {}
+    timing: dict[str, float] = {}
+    studies = {"motion": lambda: simulate_study(seed, ischemia=territory, motion="resp")}
+
+    def still() -> Any:
+        with no_displacement():
+            return simulate_study(seed, ischemia=territory, motion="resp")
+
+    studies["still"] = still
+    if other_noise:
+        studies["still'"] = lambda: simulate_study(seed, ischemia=territory, motion="none")
+    truth = None
+    for name, make in studies.items():
+        ps = make()
+        truth = ps.truth
+        t0 = time.perf_counter()
+        res = qp.run(ps.study())
+        timing[name] = time.perf_counter() - t0
+        runs[name] = {s: segment_mbf(res.results, s) for s in STATES}
+    assert truth is not None
+    runs["truth"] = {s: np.array([truth["states"][s]["segments"][str(k)]["mbf_ml_min_g"]
+                                  for k in range(1, 17)]) for s in STATES}
+    return {"runs": runs, "timing_s": timing}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:4.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated phantom seeds (0–2)")
+    parser.add_argument("--no-other-noise", action="store_true",
+                        help="skip the motion='none' run with its other noise draw")
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    pairs = [("motion", "still")]
+    if not args.no_other_noise:
+        pairs += [("still'", "still"), ("motion", "still'")]
+    print(f"{'seed':<7}{'state':<7}"
+          + "".join(f"{a + ' vs ' + b:>22}" for a, b in pairs)
+          + "   vs truth: median |e| (signed)")
+    for seed in seeds:
+        out = run_case(seed, CASES[seed], other_noise=not args.no_other_noise)
+        runs = out["runs"]
+        for state in STATES:
+            cells = []
+            for a, b in pairs:
+                med, mx = relative_difference(runs[a][state], runs[b][state])
+                cells.append(f"{_pct(med)} % (max {_pct(mx)})")
+            truth_cells = []
+            for name in (n for n in runs if n != "truth"):
+                e = runs[name][state] / runs["truth"][state] - 1
+                truth_cells.append(f"{name} {_pct(np.nanmedian(np.abs(e)))} "
+                                   f"({100 * np.nanmedian(e):+.1f})")
+            print(f"{seed} {CASES[seed]:<5}{state:<7}" + "".join(f"{c:>22}" for c in cells)
+                  + "   " + ", ".join(truth_cells), flush=True)
+        print("        run time (s): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in out["timing_s"].items()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
