@@ -24,15 +24,24 @@ Parameter vectors are ``(Fb, ln α, ln β, delay)``.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
 
-from qperfusion.kinetics._kernels import _sample
-
 __all__ = ["fermi_fit_batch", "fermi_predict_batch", "fermi_templates"]
 
+#: work arrays of one LM fit: residue and its ln α, ln β derivatives, fine curves (current,
+#: derivatives, trial), unit-flow model (current, trial), read nodes and weights (current,
+#: trial), Jacobian, normal equations, and the LM's small vectors
+_Work = namedtuple(
+    "_Work",
+    "r ra rb y ya yb yt m mt iq iqt wv wvt wd wdt jac jtj sys grad gsys xt delta idx damped "
+    "low z res",
+)
 _CHUNK = 32  # curves per work unit of the parallel loop (work arrays allocated per chunk)
+# longest LM step in each of (Fb, ln α, ln β, delay)
+_MAX_STEP = np.array([np.inf, 1.0, 2.0, 1.0])
 # reassociation lets the dot products vectorise; no NaN/inf assumptions (bad values stay NaN)
 _FAST = {"reassoc", "contract", "nsz"}
 
@@ -80,20 +89,51 @@ def _conv(arev, m0, r, h, y):
     """Trapezoidal convolution ``y_j = h [Σ_{k≤j} r_k a_{j−k} − ½ a_0 r_j − ½ a_j r_0]``.
 
     ``arev`` is the AIF reversed (``arev[G−1−i] = a_i``), so each node is a forward dot
-    product the compiler vectorises; ``a[:m0]`` must be zero (the AIF before the bolus) and
-    those terms are skipped.
+    product the compiler vectorises; four nodes at a time share the loads of ``r`` (18 %
+    faster than one). ``a[:m0]`` must be zero (the AIF before the bolus): those terms are
+    skipped.
     """
     g = r.size
     a0 = 0.5 * arev[g - 1]
     r0 = 0.5 * r[0]
     y[0] = 0.0
-    for j in range(1, g):
-        off = g - 1 - j
-        w = arev[off:]  # a view: its index k ≥ 0 needs no wraparound check, so it vectorises
-        acc = 0.0
+    j = 1
+    while j + 3 < g:
+        # views: an index k ≥ 0 into them needs no wraparound check, so the loops vectorise
+        w0 = arev[g - 1 - j :]
+        w1 = arev[g - 2 - j :]
+        w2 = arev[g - 3 - j :]
+        w3 = arev[g - 4 - j :]
+        n0 = j + 1 - m0  # terms of node j; node j + q has q more
+        k0 = max(n0, 0)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for k in range(k0):
+            rk = r[k]
+            s0 += rk * w0[k]
+            s1 += rk * w1[k]
+            s2 += rk * w2[k]
+            s3 += rk * w3[k]
+        for k in range(k0, n0 + 1):
+            s1 += r[k] * w1[k]
+        for k in range(k0, n0 + 2):
+            s2 += r[k] * w2[k]
+        for k in range(k0, n0 + 3):
+            s3 += r[k] * w3[k]
+        y[j] = h * (s0 - a0 * r[j] - w0[0] * r0)
+        y[j + 1] = h * (s1 - a0 * r[j + 1] - w1[0] * r0)
+        y[j + 2] = h * (s2 - a0 * r[j + 2] - w2[0] * r0)
+        y[j + 3] = h * (s3 - a0 * r[j + 3] - w3[0] * r0)
+        j += 4
+    while j < g:
+        w = arev[g - 1 - j :]
+        s = 0.0
         for k in range(j + 1 - m0):
-            acc += r[k] * w[k]
-        y[j] = h * (acc - a0 * r[j] - w[0] * r0)
+            s += r[k] * w[k]
+        y[j] = h * (s - a0 * r[j] - w[0] * r0)
+        j += 1
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -115,47 +155,78 @@ def _conv2(arev, m0, r1, r2, h, y1, y2):
 
 
 @njit(cache=True)
-def _sample_jac(y, ya, yb, t_rel, delay, h, fb, jac):
-    """Rows 1–3 of the Jacobian: ``Fb ×`` the reads of ``ya``, ``yb`` at ``t − delay`` (the
-    Catmull-Rom cubic of ``_kernels._sample``) and the derivative of the read of ``y`` with
-    respect to ``delay``; one pass computes each sample's interpolation weights once."""
-    g = y.size
+def _read_weights(t_rel, delay, h, g, iq, wv, wd):
+    """Base nodes and weights of reading a fine curve at ``t − delay``.
+
+    The read is the Catmull-Rom cubic of ``_kernels._sample`` (0 before the grid, the last
+    node after it), written as weights on the nodes ``q−1, q, q+1, q+2`` (clipped to the
+    grid) so that one set serves the model and both Jacobian rows; ``wd`` holds the weights
+    of its derivative with respect to ``delay``.
+
+    Parameters
+    ----------
+    iq : int64 (T,)
+        Out: base node ``q`` of each sample.
+    wv, wd : float64 (4, T)
+        Out: weights of the value and of its ``delay`` derivative (1/s).
+    """
+    inv_h = 1.0 / h  # multiplications: the divisions were most of this function's time
     for i in range(t_rel.size):
-        u = (t_rel[i] - delay) / h
+        u = (t_rel[i] - delay) * inv_h
         if u <= 0.0:
-            jac[1, i] = 0.0
-            jac[2, i] = 0.0
-            jac[3, i] = 0.0
+            iq[i] = 0
+            for k in range(4):
+                wv[k, i] = 0.0
+                wd[k, i] = 0.0
         elif u >= g - 1:
-            jac[1, i] = fb * ya[g - 1]
-            jac[2, i] = fb * yb[g - 1]
-            jac[3, i] = 0.0
+            iq[i] = g - 2
+            for k in range(4):
+                wv[k, i] = 0.0
+                wd[k, i] = 0.0
+            wv[2, i] = 1.0
         else:
             q = int(u)
             f = u - q
-            # the cubic y0 + ½f(y1 − ym + f(2ym − 5y0 + 4y1 − yp + f(3(y0 − y1) + yp − ym)))
-            # as weights on (ym, y0, y1, yp), and its derivative in f
+            # y0 + ½f(y1 − ym + f(2ym − 5y0 + 4y1 − yp + f(3(y0 − y1) + yp − ym))) by node
             f2 = f * f
             f3 = f2 * f
             wm = 0.5 * (-f + 2.0 * f2 - f3)
             w0 = 1.0 + 0.5 * (-5.0 * f2 + 3.0 * f3)
             w1 = 0.5 * (f + 4.0 * f2 - 3.0 * f3)
             wp = 0.5 * (f3 - f2)
-            dm = 0.5 * (-1.0 + 4.0 * f - 3.0 * f2)
-            d0 = 0.5 * (-10.0 * f + 9.0 * f2)
-            d1 = 0.5 * (1.0 + 8.0 * f - 9.0 * f2)
-            dp = 0.5 * (3.0 * f2 - 2.0 * f)
-            has_m = q >= 1
-            has_p = q + 2 < g
-            am = ya[q - 1] if has_m else 0.0
-            bm = yb[q - 1] if has_m else 0.0
-            ym = y[q - 1] if has_m else 0.0
-            ap = ya[q + 2] if has_p else ya[q + 1]
-            bp = yb[q + 2] if has_p else yb[q + 1]
-            yp = y[q + 2] if has_p else y[q + 1]
-            jac[1, i] = fb * (wm * am + w0 * ya[q] + w1 * ya[q + 1] + wp * ap)
-            jac[2, i] = fb * (wm * bm + w0 * yb[q] + w1 * yb[q + 1] + wp * bp)
-            jac[3, i] = -fb / h * (dm * ym + d0 * y[q] + d1 * y[q + 1] + dp * yp)
+            # d/d(delay) = −(1/h) d/df
+            dm = -0.5 * inv_h * (-1.0 + 4.0 * f - 3.0 * f2)
+            d0 = -0.5 * inv_h * (-10.0 * f + 9.0 * f2)
+            d1 = -0.5 * inv_h * (1.0 + 8.0 * f - 9.0 * f2)
+            dp = -0.5 * inv_h * (3.0 * f2 - 2.0 * f)
+            if q == 0:  # the node before the grid is 0
+                wm = 0.0
+                dm = 0.0
+            if q + 2 >= g:  # past the grid the last node is repeated
+                w1 += wp
+                d1 += dp
+                wp = 0.0
+                dp = 0.0
+            iq[i] = q
+            wv[0, i] = wm
+            wv[1, i] = w0
+            wv[2, i] = w1
+            wv[3, i] = wp
+            wd[0, i] = dm
+            wd[1, i] = d0
+            wd[2, i] = d1
+            wd[3, i] = dp
+
+
+@njit(cache=True)
+def _read(y, iq, w, scale, out):
+    """``out = scale ×`` the read of the fine curve ``y`` with nodes ``iq``, weights ``w``."""
+    g = y.size
+    for i in range(iq.size):
+        q = iq[i]
+        qm = q - 1 if q >= 1 else 0
+        qp = q + 2 if q + 2 < g else g - 1
+        out[i] = scale * (w[0, i] * y[qm] + w[1, i] * y[q] + w[2, i] * y[q + 1] + w[3, i] * y[qp])
 
 
 @njit(cache=True)
@@ -187,22 +258,25 @@ def _solve(mat, rhs, idx, nf, low, z, x):
 
 
 @njit(cache=True)
-def _value(x, t_rel, arev, m0, h, r, ra, rb, y, m):
-    """Unit-flow model ``m`` (the curve for Fb = 1) at the samples; fine curve in ``y``."""
-    _residue(x[1], x[2], h, r, ra, rb, False)
+def _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, m):
+    """Unit-flow model ``m`` (the curve for Fb = 1) at the samples for ``x``; also leaves the
+    fine curve in ``y`` and the read weights at ``x``'s delay in ``iq``, ``wv``, ``wd``."""
+    _residue(x[1], x[2], h, r, r, r, False)
     _conv(arev, m0, r, h, y)
-    _sample(y, t_rel, x[3], h, m)
+    _read_weights(t_rel, x[3], h, y.size, iq, wv, wd)
+    _read(y, iq, wv, 1.0, m)
 
 
 @njit(cache=True)
-def _jacobian(x, y, m, t_rel, arev, m0, h, r, ra, rb, ya, yb, jac):
-    """Analytic Jacobian ``(4, T)`` of ``Fb · m`` at ``x`` (``y``, ``m`` already at ``x``)."""
-    n_t = t_rel.size
+def _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac):
+    """Analytic Jacobian ``(4, T)`` of ``Fb · m`` at ``x`` (``y``, ``m``, read weights
+    already at ``x``): columns ``∂/∂Fb, ∂/∂ln α, ∂/∂ln β, ∂/∂delay``."""
     _residue(x[1], x[2], h, r, ra, rb, True)
     _conv2(arev, m0, ra, rb, h, ya, yb)
-    _sample_jac(y, ya, yb, t_rel, x[3], h, x[0], jac)
-    for i in range(n_t):
-        jac[0, i] = m[i]
+    jac[0, :] = m
+    _read(ya, iq, wv, x[0], jac[1])
+    _read(yb, iq, wv, x[0], jac[2])
+    _read(y, iq, wd, x[0], jac[3])
 
 
 @njit(cache=True)
@@ -214,16 +288,48 @@ def _amplitude(c, m, lo, hi):
 
 
 @njit(cache=True)
-def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out,
-        r, ra, rb, y, ya, yb, yt, m, mt, jac, jtj, grad, xt, delta, idx, damped, low, z, res, vp):  # fmt: skip
-    """Levenberg–Marquardt (Marquardt scaling, active set on the bounds) for one curve.
+def _normal(jac, c, m, fb, res, jtj, grad):
+    """``JᵀJ`` and ``Jᵀ(c − Fb m)`` of the 4-column Jacobian."""
+    for i in range(c.size):
+        res[i] = c[i] - fb * m[i]
+    for u in range(4):
+        grad[u] = _dot(jac[u], res)
+        for v in range(u + 1):
+            s = _dot(jac[u], jac[v])
+            jtj[u, v] = s
+            jtj[v, u] = s
 
-    ``x`` (4,) is updated in place; returns the residual sum of squares; ``sd_out`` gets the
-    SDs ``sqrt(s² diag((JᵀJ)⁻¹))`` over the free parameters (internal parametrisation).
+
+@njit(cache=True)
+def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
+    """Levenberg–Marquardt for one curve with ``Fb`` eliminated (variable projection).
+
+    Marquardt scaling, an active set on the bounds, steps capped by ``_MAX_STEP``, and a stop
+    when the decrease the linear model predicts is below ``tol`` × RSS. ``x`` (4,) holds the
+    start and is updated in place; returns the residual sum of squares. ``sd_out`` gets the
+    SDs ``sqrt(s² diag((JᵀJ)⁻¹))`` of all free parameters from the full Jacobian at the
+    solution (internal parametrisation). ``w`` holds the work arrays (:class:`_Work`).
     """
     n_t = t_rel.size
-    _value(x, t_rel, arev, m0, h, r, ra, rb, y, m)
-    vp = vp and free[0]
+    r, ra, rb, y, ya, yb, yt = w.r, w.ra, w.rb, w.y, w.ya, w.yb, w.yt
+    m, mt, iq, iqt, wv, wvt, wd, wdt = w.m, w.mt, w.iq, w.iqt, w.wv, w.wvt, w.wd, w.wdt
+    jac, jtj, sys, grad, gsys, xt, delta, idx, damped, low, z, res = (
+        w.jac,
+        w.jtj,
+        w.sys,
+        w.grad,
+        w.gsys,
+        w.xt,
+        w.delta,
+        w.idx,
+        w.damped,
+        w.low,
+        w.z,
+        w.res,
+    )
+    _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, m)
+    # Fb is the least-squares amplitude of every trial shape (variable projection)
+    vp = free[0]
     if vp:
         x[0] = _amplitude(c, m, lo[0], hi[0])
     fb = x[0]
@@ -231,55 +337,70 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out,
     for i in range(n_t):
         sse += (c[i] - fb * m[i]) ** 2
     lam = 1e-3
-    fresh = False  # is jac at x?
+    fresh = False  # is the Jacobian at x?
     for _ in range(max_iter):
-        _jacobian(x, y, m, t_rel, arev, m0, h, r, ra, rb, ya, yb, jac)
+        _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac)
         fresh = True
-        fb = x[0]
-        if vp and lo[0] < fb < hi[0]:
-            # variable projection (Kaufman): Fb is the LS amplitude of every trial, so the
-            # shape columns are projected off the model direction
-            mm = _dot(m, m)
-            if mm > 0.0:
-                for u in range(1, 4):
-                    pr = _dot(m, jac[u]) / mm
-                    for i in range(n_t):
-                        jac[u, i] -= pr * m[i]
-        for i in range(n_t):
-            res[i] = c[i] - fb * m[i]
+        _normal(jac, c, m, x[0], res, jtj, grad)
+        # the system of the shape parameters: with Fb projected out (Kaufman), the Schur
+        # complement of the Fb row; with Fb clipped at a bound or fixed, the plain rows
         for u in range(4):
-            grad[u] = _dot(jac[u], res)
-            for v in range(u + 1):
-                s = _dot(jac[u], jac[v])
-                jtj[u, v] = s
-                jtj[v, u] = s
+            gsys[u] = grad[u]
+            for v in range(4):
+                sys[u, v] = jtj[u, v]
+        if vp and lo[0] < x[0] < hi[0] and jtj[0, 0] > 0.0:
+            for u in range(1, 4):
+                gsys[u] -= jtj[0, u] * grad[0] / jtj[0, 0]
+                for v in range(1, 4):
+                    sys[u, v] -= jtj[0, u] * jtj[0, v] / jtj[0, 0]
         # active set: a parameter on a bound that the gradient pushes outward stays there
         nf = 0
         for k in range(4):
-            if not free[k] or jtj[k, k] <= 0.0 or (vp and k == 0):
+            if not free[k] or sys[k, k] <= 0.0 or (vp and k == 0):
                 continue
-            if (x[k] <= lo[k] and grad[k] <= 0.0) or (x[k] >= hi[k] and grad[k] >= 0.0):
+            if (x[k] <= lo[k] and gsys[k] <= 0.0) or (x[k] >= hi[k] and gsys[k] >= 0.0):
                 continue
             idx[nf] = k
             nf += 1
         if nf == 0:
             break
         improved = False
-        sse_old = sse
+        converged = False
         for _try in range(12):
             for u in range(4):
                 for v in range(4):
-                    damped[u, v] = jtj[u, v]
-                damped[u, u] = jtj[u, u] * (1.0 + lam)
-            if not _solve(damped, grad, idx, nf, low, z, delta):
+                    damped[u, v] = sys[u, v]
+                damped[u, u] = sys[u, u] * (1.0 + lam)
+            if not _solve(damped, gsys, idx, nf, low, z, delta):
                 lam *= 10.0
                 continue
+            # a step longer than _MAX_STEP in any parameter is shortened along its direction
+            # (the ln β valley is flat: long steps there are mostly rejected)
+            shrink = 1.0
+            for q in range(nf):
+                lim = _MAX_STEP[idx[q]]
+                if abs(delta[q]) * shrink > lim:
+                    shrink = lim / abs(delta[q])
+            # decrease of the RSS the linear model predicts for this step, 2δᵀg − δᵀJᵀJδ:
+            # below tol·RSS the fit has converged (no trial evaluation needed, and the
+            # Jacobian at hand serves the SDs)
+            pred = 0.0
+            for q in range(nf):
+                delta[q] *= shrink
+            for q in range(nf):
+                acc = 0.0
+                for v in range(nf):
+                    acc += sys[idx[q], idx[v]] * delta[v]
+                pred += delta[q] * (2.0 * gsys[idx[q]] - acc)
+            if pred <= tol * sse:
+                converged = True
+                break
             for k in range(4):
                 xt[k] = x[k]
             for q in range(nf):
                 k = idx[q]
                 xt[k] = min(max(x[k] + delta[q], lo[k]), hi[k])
-            _value(xt, t_rel, arev, m0, h, r, ra, rb, yt, mt)
+            _value(xt, t_rel, arev, m0, h, r, yt, iqt, wvt, wdt, mt)
             if vp:
                 xt[0] = _amplitude(c, mt, lo[0], hi[0])
             fbt = xt[0]
@@ -291,28 +412,27 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out,
                     x[k] = xt[k]
                 y, yt = yt, y
                 m, mt = mt, m
+                iq, iqt = iqt, iq
+                wv, wvt = wvt, wv
+                wd, wdt = wdt, wd
                 sse = snew
                 lam = max(lam * 0.3, 1e-9)
                 improved = True
                 fresh = False
                 break
             lam *= 4.0
-        if not improved or sse_old - sse <= tol * sse_old + 1e-30:
+        if converged or not improved:
             break
-    # SDs from the Jacobian at the solution over all free parameters: cov = s² (JᵀJ)⁻¹
+    # SDs from the full Jacobian at the solution over all free parameters: cov = s² (JᵀJ)⁻¹
     if not fresh:
-        _jacobian(x, y, m, t_rel, arev, m0, h, r, ra, rb, ya, yb, jac)
+        _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac)
+        _normal(jac, c, m, x[0], res, jtj, grad)
     nf = 0
     for k in range(4):
         sd_out[k] = 0.0 if not free[k] else np.nan
         if free[k]:
             idx[nf] = k
             nf += 1
-    for u in range(4):
-        for v in range(u + 1):
-            s = _dot(jac[u], jac[v])
-            jtj[u, v] = s
-            jtj[v, u] = s
     s2 = sse / max(n_t - nf, 1)
     for q in range(nf):
         for k in range(4):
@@ -325,7 +445,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out,
 
 @njit(cache=True, parallel=True)
 def fermi_templates(shapes, delay_grid, t_rel, a, h):
-    """Unit-flow model curves of start shapes × delays, and their squared norms.
+    """Unit-flow model curves of start shapes × delays.
 
     Parameters
     ----------
@@ -344,29 +464,26 @@ def fermi_templates(shapes, delay_grid, t_rel, a, h):
     -------
     templ : float64 (S·D, T)
         Row ``s·D + d``: the model for ``Fb = 1`` (mmol/L per mL/s/mL).
-    norm2 : float64 (S·D,)
     """
     n_s = shapes.shape[0]
     n_d = delay_grid.size
     g = a.size
     n_t = t_rel.size
     templ = np.empty((n_s * n_d, n_t))
-    norm2 = np.empty(n_s * n_d)
     arev = a[::-1].copy()
     m0 = _first_nonzero(a)
     for s in prange(n_s):
         r = np.empty(g)
         y = np.empty(g)
+        iq = np.empty(n_t, dtype=np.int64)
+        wv = np.empty((4, n_t))
+        wd = np.empty((4, n_t))
         _residue(shapes[s, 0], shapes[s, 1], h, r, r, r, False)
         _conv(arev, m0, r, h, y)
         for d in range(n_d):
-            row = templ[s * n_d + d]
-            _sample(y, t_rel, delay_grid[d], h, row)
-            acc = 0.0
-            for i in range(n_t):
-                acc += row[i] * row[i]
-            norm2[s * n_d + d] = acc
-    return templ, norm2
+            _read_weights(t_rel, delay_grid[d], h, g, iq, wv, wd)
+            _read(y, iq, wv, 1.0, templ[s * n_d + d])
+    return templ
 
 
 @njit(cache=True)
@@ -378,41 +495,39 @@ def _first_nonzero(a):
 
 
 @njit(cache=True)
-def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, templ, norm2, lo, hi, free, max_iter,
-               tol, out_p, out_sd, out_rss, vp):  # fmt: skip
+def _work(g, n_t):
+    """Work arrays of one LM fit (fine grid ``g`` nodes, ``n_t`` samples)."""
+    return _Work(
+        np.empty(g), np.empty(g), np.empty(g), np.empty(g), np.empty(g), np.empty(g),
+        np.empty(g), np.empty(n_t), np.empty(n_t), np.empty(n_t, dtype=np.int64),
+        np.empty(n_t, dtype=np.int64), np.empty((4, n_t)), np.empty((4, n_t)),
+        np.empty((4, n_t)), np.empty((4, n_t)), np.empty((4, n_t)), np.empty((4, 4)),
+        np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4), np.empty(4),
+        np.empty(4, dtype=np.int64), np.empty((4, 4)), np.zeros((4, 4)), np.empty(4),
+        np.empty(n_t),
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, basis, templ, norm2, lo, hi, free,
+               max_iter, tol, out_p, out_sd, out_rss):  # fmt: skip
     """Start search and LM for curves ``k0 .. k1 − 1`` (one work unit of the parallel loop)."""
-    n_t = t_rel.size
-    g = arev.size
-    n_templ = templ.shape[0]
-    r = np.empty(g)
-    ra = np.empty(g)
-    rb = np.empty(g)
-    y = np.empty(g)
-    ya = np.empty(g)
-    yb = np.empty(g)
-    yt = np.empty(g)
-    m = np.empty(n_t)
-    mt = np.empty(n_t)
-    jac = np.empty((4, n_t))
-    jtj = np.empty((4, 4))
-    grad = np.empty(4)
-    xt = np.empty(4)
-    delta = np.empty(4)
-    idx = np.empty(4, dtype=np.int64)
-    damped = np.empty((4, 4))
-    low = np.zeros((4, 4))
-    z = np.empty(4)
-    res = np.empty(n_t)
+    w = _work(arev.size, t_rel.size)
+    n_templ, n_b = templ.shape
+    cp = np.empty(n_b)
     x = np.empty(4)
     sd = np.empty(4)
     for j in range(k0, k1):
         c = curves[j]
-        # start: the template (shape × delay) that explains most of the curve, amplitude ≥ 0
+        # start: the template (shape × delay) that explains most of the curve with an
+        # amplitude ≥ 0, scored in the templates' span (``basis``: orthonormal rows)
+        for k in range(n_b):
+            cp[k] = _dot(basis[k], c)
         best = -1.0
         bt = 0
         bscale = 0.0
         for t in range(n_templ):
-            cm = _dot(c, templ[t])
+            cm = _dot(cp, templ[t])
             if cm > 0.0 and norm2[t] > 0.0:
                 gain = cm * cm / norm2[t]
                 if gain > best:
@@ -420,23 +535,18 @@ def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, templ, norm2, lo, hi
                     bt = t
                     bscale = cm / norm2[t]
         for k in range(4):
-            x[k] = start_x[bt, k]
-        x[0] = bscale
-        for k in range(4):
-            x[k] = min(max(x[k], lo[k]), hi[k])
-        rss = _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd,
-                  r, ra, rb, y, ya, yb, yt, m, mt, jac, jtj, grad, xt, delta, idx, damped, low,
-                  z, res, vp)  # fmt: skip
+            x[k] = min(max(start_x[bt, k], lo[k]), hi[k])
+        x[0] = min(max(bscale, lo[0]), hi[0])
+        out_rss[j] = _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd, w)
         for k in range(4):
             out_p[j, k] = x[k]
             out_sd[j, k] = sd[k]
-        out_rss[j] = rss
 
 
 @njit(cache=True, parallel=True)
-def fermi_fit_batch(curves, t_rel, a, h, start_x, templ, norm2, lo, hi, free, max_iter, tol,
-                    out_p, out_sd, out_rss, vp):  # fmt: skip
-    """Fit every curve: best template, then LM with the analytic Jacobian.
+def fermi_fit_batch(curves, t_rel, a, h, start_x, basis, templ, lo, hi, free, max_iter, tol,
+                    out_p, out_sd, out_rss):  # fmt: skip
+    """Fit every curve: best start template, then LM with the analytic Jacobian.
 
     Parameters
     ----------
@@ -449,9 +559,11 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, templ, norm2, lo, hi, free, ma
     h : float
         Fine step (s).
     start_x : float64 (M, 4)
-        Parameters ``(·, ln α, ln β, delay)`` of each template (column 0 unused).
-    templ, norm2 : float64 (M, T), (M,)
-        Unit-flow template curves and their squared norms (:func:`fermi_templates`).
+        Parameters ``(·, ln α, ln β, delay)`` of each start template (column 0 unused).
+    basis : float64 (B, T)
+        Orthonormal rows spanning the templates.
+    templ : float64 (M, B)
+        Unit-flow start templates (:func:`fermi_templates`) in that basis.
     lo, hi : float64 (4,)
         Bounds of ``(Fb, ln α, ln β, delay)``.
     free : bool (4,)
@@ -459,7 +571,7 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, templ, norm2, lo, hi, free, ma
     max_iter : int
         LM iterations at most.
     tol : float
-        Stop when an iteration lowers the RSS by less than this fraction.
+        Stop when the RSS decrease the linear model predicts is below this fraction of it.
     out_p, out_sd : float64 (n, 4)
         Estimates and SDs of ``(Fb, ln α, ln β, delay)``.
     out_rss : float64 (n,)
@@ -468,11 +580,14 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, templ, norm2, lo, hi, free, ma
     n = curves.shape[0]
     m0 = _first_nonzero(a)
     arev = a[::-1].copy()
+    norm2 = np.empty(templ.shape[0])
+    for t in range(templ.shape[0]):
+        norm2[t] = _dot(templ[t], templ[t])
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for q in prange(n_chunks):
         _fit_chunk(
-            q * _CHUNK, min(n, (q + 1) * _CHUNK), curves, t_rel, arev, m0, h, start_x, templ,
-            norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss, vp,
+            q * _CHUNK, min(n, (q + 1) * _CHUNK), curves, t_rel, arev, m0, h, start_x, basis,
+            templ, norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss,
         )  # fmt: skip
 
 
@@ -488,8 +603,11 @@ def fermi_predict_batch(params, t_rel, a, h, out):
     for q in prange(n_chunks):
         r = np.empty(g)
         y = np.empty(g)
+        iq = np.empty(n_t, dtype=np.int64)
+        wv = np.empty((4, n_t))
+        wd = np.empty((4, n_t))
         for j in range(q * _CHUNK, min(n, (q + 1) * _CHUNK)):
             x = params[j]
-            _value(x, t_rel, arev, m0, h, r, r, r, y, out[j])
+            _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, out[j])
             for i in range(n_t):
                 out[j, i] *= x[0]

@@ -99,7 +99,7 @@ class FermiModel(ParametricModel):
     #: LM iterations of the fast fit unless ``max_iter`` is given, and its stopping tolerance
     #: (relative RSS decrease of one iteration)
     fast_max_iter = 50
-    fast_tol = 1e-7
+    fast_tol = 1e-4
 
     def fit_batch(
         self, problem: FitProblem, bounds: dict[str, tuple[float, float]], **options: Any
@@ -136,7 +136,8 @@ class FermiModel(ParametricModel):
         shapes = np.stack(np.meshgrid(la, lb, indexing="ij"), axis=-1).reshape(-1, 2)
         t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
         fine_aif, fine_dt = self._grid(problem)
-        templ, norm2 = _fermi_fast.fermi_templates(shapes, delay_grid, t_rel, fine_aif, fine_dt)
+        templ = _fermi_fast.fermi_templates(shapes, delay_grid, t_rel, fine_aif, fine_dt)
+        basis, templ_b = _template_basis(templ)
         start_x = np.zeros((templ.shape[0], 4))
         start_x[:, 1:3] = np.repeat(shapes, delay_grid.size, axis=0)
         start_x[:, 3] = np.tile(delay_grid, shapes.shape[0])
@@ -146,8 +147,8 @@ class FermiModel(ParametricModel):
         out_sd = np.empty((n, 4))
         out_rss = np.empty(n)
         _fermi_fast.fermi_fit_batch(
-            curves, t_rel, fine_aif, fine_dt, start_x, templ, norm2, lo, hi, free, max_iter,
-            self.fast_tol, out_p, out_sd, out_rss, True,
+            curves, t_rel, fine_aif, fine_dt, start_x, basis, templ_b, lo, hi, free, max_iter,
+            self.fast_tol, out_p, out_sd, out_rss,
         )  # fmt: skip
         # back from (Fb, ln α, ln β, delay); sd(x) = x · sd(ln x) (delta method)
         out_p[:, 1:3] = np.exp(out_p[:, 1:3])
@@ -167,6 +168,18 @@ class FermiModel(ParametricModel):
         fine_aif, fine_dt = self._grid(problem)
         _fermi_fast.fermi_predict_batch(p, t_rel, fine_aif, fine_dt, out)
         return out
+
+
+def _template_basis(templ: np.ndarray, rtol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal rows spanning the start templates, and the templates in them.
+
+    The start search scores every curve against every template; in this basis (singular values
+    above ``rtol`` of the largest: ~20 of 60 frames) it costs a third of the full dot products.
+    """
+    _, sv, vt = np.linalg.svd(templ, full_matrices=False)
+    keep = max(1, int(np.count_nonzero(sv > rtol * sv[0])))
+    basis = np.ascontiguousarray(vt[:keep])
+    return basis, np.ascontiguousarray(templ @ basis.T)
 
 
 def _internal_bounds(bounds: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
