@@ -11,6 +11,9 @@ per block, each against the row it changes:
 
 * P0  the product as it was: plasma AIF (blood / (1 − Hct)), default bounds, raw curves;
 * H5  pre-foot baselines of AIF and tissue removed (``foot`` from the .mat file), as NIH does;
+  H5b NIH's table AIF: frames from ``foot`` on (NIH's ``foot`` counts the pre-bolus frames),
+  minus the AIF's value there (:func:`qperfusion.kinetics.btex.nih_inputs`); and with ``foot``
+  one frame earlier, to show how much hangs on that frame;
 * H1  NIH's table grid (Fp 0.1–6, PS 0.35–4 mL/min/mL, Vp 0.04–0.10, Visf 0.1–0.475, shift
   ≤ 2.5 s) as bounds — (a) on the blood-AIF parameters (the matlab_mrrecon driver builds the
   table from the blood AIF), (b) on the plasma-AIF ones (NIH's research scripts scale the AIF by
@@ -25,7 +28,8 @@ per block, each against the row it changes:
 * S   sampling: their table time-stepped at 0.5 s (backward Euler vs exact, ring median) and our
   fit of every other frame (1 s).
 
-Also Fermi blood flow, the 2CXM clue of the validation README, and the rest patch.
+The last rows combine NIH's published conventions (NIH-like). Also Fermi blood flow, the 2CXM
+clue of the validation README, and the rest patch.
 
 Run: ``.venv/bin/python benchmarks/btex_nih.py [--validation /work/shared/validation]
 [--skip-mol]`` (about 2 min on 2 idle cores; --skip-mol saves ~1 min)
@@ -51,7 +55,7 @@ from qperfusion.kinetics._btex_segments import (
     segment_nodes,
 )
 from qperfusion.kinetics._btex_solver import btex_curves_batch
-from qperfusion.kinetics.btex import _SCALE, NIH_BOUNDS, NIH_SEGMENTS, BTEXModel
+from qperfusion.kinetics.btex import _SCALE, NIH_BOUNDS, NIH_SEGMENTS, BTEXModel, nih_inputs
 
 HCT = 0.42
 DATA = Path(__file__).parents[1] / "tests" / "data"
@@ -86,12 +90,9 @@ def aif_landmarks(aif: np.ndarray, t: np.ndarray) -> tuple[int, float, int]:
 class Bench:
     """The ring's curves and map; prints one table row per configuration."""
 
-    def __init__(self, raw: np.ndarray, aif: np.ndarray, t: np.ndarray, foot: int,
-                 ref: np.ndarray):
-        self.raw = (raw, aif)
-        self.curves = raw - raw[:, :foot].mean(axis=1, keepdims=True)
-        self.aif = aif - aif[:foot].mean()
-        self.t, self.ref = t, ref
+    def __init__(self, curves: np.ndarray, aif: np.ndarray, t: np.ndarray, ref: np.ndarray,
+                 raw: tuple[np.ndarray, np.ndarray] | None = None):
+        self.curves, self.aif, self.t, self.ref, self.raw = curves, aif, t, ref, raw
 
     def header(self) -> None:
         print(f"  {'configuration':<60} {'ring-med':>8} {'pix-med':>7} {'ratio':>6} "
@@ -253,8 +254,11 @@ def main() -> None:
     ring = np.load(DATA / "nih_stress_ring_mask.npy")
     full_map = np.load(folder / "stress_mbf_reference.npy")
     ref = full_map[:, ::-1][ring]
-    bench = Bench(data[ring], aif, t, foot, ref)
+    raw = data[ring]
+    bench = Bench(raw - raw[:, :foot].mean(axis=1, keepdims=True), aif - aif[:foot].mean(), t,
+                  ref, raw=(raw, aif))
     curves, aifb = bench.curves, bench.aif
+    nih = Bench(*nih_inputs(raw, aif, t, foot), ref)
     ip, fwhm, valley = aif_landmarks(aifb, t)
     print(f"NIH stress ring: {ring.sum()} pixels, map median {np.median(ref):.2f} mL/min/g "
           f"(whole non-zero map {np.median(full_map[full_map > 0]):.2f}); AIF foot frame "
@@ -275,18 +279,23 @@ def main() -> None:
                        ("peak + 3·FWHM", t[ip] + 3 * fwhm)):
         w = int(np.searchsorted(t, end, side="right"))
         bench.fit(f"H3  H1b, window up to {label} ({w} frames)", bounds=NIH_BOUNDS, window=w)
+    nih.fit("H5b H1b, NIH's table AIF (frames from foot, minus its value there)",
+            bounds=NIH_BOUNDS)
+    early = Bench(*nih_inputs(raw, aif, t, foot - 1), ref)
+    early.fit("H5b … the same with foot one frame earlier (sensitivity)", bounds=NIH_BOUNDS)
     mix20 = segment_nodes(NIH_SEGMENTS)
-    for name, mix in (("plug flow", None), ("20 segments", mix20)):
-        g_ring, g_pix = nih_grid_search(bench, mix)
-        y_ring = np.median(curves, axis=0)[None]
+    for name, mix, b in (("plug flow", None, bench), ("20 segments", mix20, bench),
+                         ("20 segments, NIH's table AIF", mix20, nih)):
+        g_ring, g_pix = nih_grid_search(b, mix)
+        y_ring = np.median(b.curves, axis=0)[None]
         top = GRID[0][-1] / (1 - HCT)
         for how, label in (("grid", "grid point only"), ("nm", "+ 15 Nelder–Mead f-evals"),
                            ("lm", "+ our LM to convergence")):
             if how == "grid":
                 pr, pp = g_ring, g_pix
             else:
-                pr = refine(bench, g_ring, y_ring, mix, how)
-                pp = refine(bench, g_pix, curves, mix, how)
+                pr = refine(b, g_ring, y_ring, mix, how)
+                pp = refine(b, g_pix, b.curves, mix, how)
             flow = pp[:, 0] * 60 / (1 - HCT)
             bench.row(f"H4  NIH grid search, {name}: {label}", pr[0, 0] * 60 / (1 - HCT), flow,
                       float(np.mean(flow >= 0.99 * top)))
@@ -296,6 +305,10 @@ def main() -> None:
               segments=NIH_SEGMENTS, aif_interpolation="linear")
     bench.fit("S   H6 on every other frame (1 s sampling)", bounds=NIH_BOUNDS,
               segments=NIH_SEGMENTS, frames=slice(None, None, 2))
+    nih.fit("NIH-like: H6 + NIH's table AIF (btex.nih_inputs)", bounds=NIH_BOUNDS,
+            segments=NIH_SEGMENTS)
+    early.fit("NIH-like, foot one frame earlier (sensitivity)", bounds=NIH_BOUNDS,
+              segments=NIH_SEGMENTS)
     y = np.median(curves, axis=0)
     if not args.skip_mol:
         print("  ring-median curve, method-of-lines BTEX20 with axial diffusion, NIH grid bounds:")
