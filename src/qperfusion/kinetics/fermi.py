@@ -99,7 +99,7 @@ class FermiModel(ParametricModel):
     #: LM iterations of the fast fit unless ``max_iter`` is given, and its stopping tolerance
     #: (relative RSS decrease of one iteration)
     fast_max_iter = 50
-    fast_tol = 1e-4
+    fast_tol = 1e-5
 
     def fit_batch(
         self, problem: FitProblem, bounds: dict[str, tuple[float, float]], **options: Any
