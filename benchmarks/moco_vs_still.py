@@ -59,16 +59,16 @@ the scripts were one-off, the figures are here):
   B-spline resampling interpolates).
 * MoCo outlier frames (the bolus-arrival frame flagged in motion-free series) are not it:
   refitting with every frame moves the motion vs still difference by ≤ 0.4 %.
-* the stress reading above the truth in the motion-free runs (+1 to +8 %) is the 2CXM fit:
-  with the phantom's true AIF the motion-free stress segments still read +3.9 to +5.0 % high
-  (seed 3 with the phantom's masks and no MoCo, tests/workflows/test_pipeline.py: normal
-  segments +11 %, +8 to +10 % with the true AIF), and
-  on the true [Gd] curves plus white noise (σ = 0.034 mmol/L) the normal segments read +6.8 %
-  high and the ischemic −5 % (noise-free: +0.1 / +1.2 %): at one sample per beat Fp trades off
-  against vp, and the noise-weighted vp prior median (0.06) sits below the phantom's stress vp
-  (0.065) and above its ischemic vp (0.055). With the prior medians at the truth the normal
-  bias is +1.1 %. A data-driven vp prior (slice or local median of a first fit) does not
-  help: blood partial volume raises the fitted vp, and stress MBF falls 4–12 % low with motion.
+* the stress reading above the truth in the motion-free runs (+1 to +8 %) is the 2CXM fit: with
+  the phantom's true AIF the motion-free stress segments still read +3.9 to +5.0 % high (seed 3
+  with the phantom's masks and no MoCo, tests/workflows/test_pipeline.py: normal segments +11
+  %, +8 to +10 % with the true AIF), and on the true [Gd] curves plus white noise (σ = 0.034
+  mmol/L) the normal segments read +6.8 % high and the ischemic −5 % (noise-free: +0.1 / +1.2
+  %): at one sample per beat Fp trades off against vp, and the noise-weighted vp prior median
+  (0.06) sits below the phantom's stress vp (0.065) and above its ischemic vp (0.055). With the
+  prior medians at the truth the normal bias is +1.1 %. A data-driven vp prior (slice or local
+  median of a first fit) does not help: blood partial volume raises the fitted vp, and stress
+  MBF falls 4–12 % low with motion.
 """
 
 from __future__ import annotations
