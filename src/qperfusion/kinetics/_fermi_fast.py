@@ -487,6 +487,59 @@ def fermi_templates(shapes, delay_grid, t_rel, a, h):
 
 
 @njit(cache=True)
+def fermi_template_basis(templ, rtol):
+    """Orthonormal rows spanning the templates, and the templates in them.
+
+    Pivoted Gram–Schmidt (re-orthogonalised): the template with the largest residual joins the
+    basis until every residual norm is below ``rtol`` × the largest template norm. Plain loops
+    on purpose: LAPACK's SVD here runs on OpenBLAS threads that, right after a numba parallel
+    region, spin against its workers (measured 0.6–1.4 s for a 396 × 60 SVD).
+
+    Parameters
+    ----------
+    templ : float64 (M, T)
+    rtol : float
+
+    Returns
+    -------
+    basis : float64 (B, T)
+    coeffs : float64 (M, B)
+        ``templ ≈ coeffs @ basis``.
+    """
+    n_m, n_t = templ.shape
+    res = templ.copy()
+    norm2 = np.empty(n_m)
+    for t in range(n_m):
+        norm2[t] = _dot(res[t], res[t])
+    stop = rtol * rtol * norm2.max()
+    basis = np.zeros((n_t, n_t))
+    n_b = 0
+    while n_b < n_t:
+        best = np.argmax(norm2)
+        if norm2[best] <= stop:
+            break
+        v = res[best].copy()
+        for _ in range(2):  # twice is enough (Kahan–Parlett)
+            for b in range(n_b):
+                v -= _dot(v, basis[b]) * basis[b]
+        nv = math.sqrt(_dot(v, v))
+        if nv == 0.0:
+            break
+        basis[n_b] = v / nv
+        for t in range(n_m):
+            p = _dot(res[t], basis[n_b])
+            res[t] -= p * basis[n_b]
+            norm2[t] = _dot(res[t], res[t])
+        n_b += 1
+    out = basis[:n_b].copy()
+    coeffs = np.empty((n_m, n_b))
+    for t in range(n_m):
+        for b in range(n_b):
+            coeffs[t, b] = _dot(templ[t], out[b])
+    return out, coeffs
+
+
+@njit(cache=True)
 def _first_nonzero(a):
     for m in range(a.size):
         if a[m] != 0.0:
