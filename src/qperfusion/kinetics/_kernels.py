@@ -631,6 +631,7 @@ def _lm_single(
                 jtj[v, u] = s
         _add_prior(p, prior_mu, prior_w, sig, free, jtj, grad)
         improved = False
+        converged = False
         cost_old = cost
         for _try in range(12):
             for u in range(n_p):
@@ -643,9 +644,23 @@ def _lm_single(
                 continue
             for k in range(n_p):
                 pnew[k] = p[k]
+            clamped = False
             for q in range(nf):
                 k = idx[q]
                 pnew[k] = min(max(p[k] + delta[q], lo[k]), hi[k])
+                clamped = clamped or pnew[k] != p[k] + delta[q]
+            # the decrease the linearised model predicts, 2δᵀJᵀr − δᵀJᵀJδ: when even that is
+            # below the stopping tolerance, stop without running the model (saves the last,
+            # merely confirming, trial of most curves)
+            pred = 0.0
+            for q in range(nf):
+                acc = 2.0 * grad[idx[q]]
+                for w in range(nf):
+                    acc -= jtj[idx[q], idx[w]] * delta[w]
+                pred += delta[q] * acc
+            if not clamped and pred <= 1e-6 * cost:
+                converged = True
+                break
             if joint:
                 _model_and_jac(
                     model, pnew, t_rel, a, basis, h, lo, hi, free, ynew, mnew, jacnew, ptmp,
@@ -669,7 +684,7 @@ def _lm_single(
                 improved = True
                 break
             lam *= 4.0
-        if not improved or cost_old - cost <= 1e-5 * cost_old + 1e-30:
+        if converged or not improved or cost_old - cost <= 1e-5 * cost_old + 1e-30:
             break
     # SD from the Jacobian at the solution: cov = s² (JᵀJ)⁻¹
     if not joint:
