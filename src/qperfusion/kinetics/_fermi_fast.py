@@ -382,8 +382,8 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
                 if abs(delta[q]) * shrink > lim:
                     shrink = lim / abs(delta[q])
             # decrease of the RSS the linear model predicts for this step, 2δᵀg − δᵀJᵀJδ:
-            # below tol·RSS the fit has converged (no trial evaluation needed, and the
-            # Jacobian at hand serves the SDs)
+            # below tol·RSS the fit has converged; the step is still tried (a last polish
+            # at the cost of one evaluation) and the Jacobian at hand serves the SDs
             pred = 0.0
             for q in range(nf):
                 delta[q] *= shrink
@@ -392,9 +392,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
                 for v in range(nf):
                     acc += sys[idx[q], idx[v]] * delta[v]
                 pred += delta[q] * (2.0 * gsys[idx[q]] - acc)
-            if pred <= tol * sse:
-                converged = True
-                break
+            converged = pred <= tol * sse
             for k in range(4):
                 xt[k] = x[k]
             for q in range(nf):
@@ -418,7 +416,9 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
                 sse = snew
                 lam = max(lam * 0.3, 1e-9)
                 improved = True
-                fresh = False
+                fresh = converged  # a polishing step: the Jacobian it started from is kept
+                break
+            if converged:
                 break
             lam *= 4.0
         if converged or not improved:
@@ -588,8 +588,10 @@ def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, basis, templ, norm2,
                     bt = t
                     bscale = cm / norm2[t]
         for k in range(4):
-            x[k] = min(max(start_x[bt, k], lo[k]), hi[k])
-        x[0] = min(max(bscale, lo[0]), hi[0])
+            x[k] = start_x[bt, k]
+        x[0] = bscale
+        for k in range(4):
+            x[k] = min(max(x[k], lo[k]), hi[k])
         out_rss[j] = _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd, w)
         for k in range(4):
             out_p[j, k] = x[k]

@@ -94,8 +94,8 @@ class FermiModel(ParametricModel):
     # the fallback's Fermi valley is flat: past ~20 iterations its RSS changes in the 4th digit
     default_max_iter = 20
     #: start table of the fast fit: ln α and ln β evenly over their bounds (× the delay grid)
-    n_start_alpha = 6
-    n_start_beta = 6
+    n_start_alpha = 8
+    n_start_beta = 8
     #: LM iterations of the fast fit unless ``max_iter`` is given, and its stopping tolerance
     #: (relative RSS decrease of one iteration)
     fast_max_iter = 50
