@@ -21,11 +21,15 @@ from qperfusion.errors import QPerfusionError
               help="Normal myocardium at peak stress / noise SD [default: 25].")
 @click.option("--readout", type=click.Choice(["flash", "ssfp"]), default="flash",
               show_default=True, help="Myocardial readout (the AIF is always FLASH).")
+@click.option("--tissue-model", type=click.Choice(["2cxm", "btex", "btex_plug"]),
+              default="2cxm", show_default=True,
+              help="Kinetic model generating the myocardial curves (btex: NIH's 20-segment "
+                   "BTEX); the true flow is the same.")
 @click.option("--no-noise", is_flag=True, help="Noise-free images.")
 @click.option("--figure", is_flag=True, help="Also write OUT/figures/phantom.png.")
 @click.option("--overwrite", is_flag=True, help="Replace DICOM files of an earlier phantom.")
 def phantom(out: str, seed: int, ischemia: str, motion: str, snr: float | None, readout: str,
-            no_noise: bool, figure: bool, overwrite: bool) -> None:
+            tissue_model: str, no_noise: bool, figure: bool, overwrite: bool) -> None:
     """Write a stress + rest phantom study with ground truth into OUT."""
     from qperfusion.phantom import DEFAULT_SNR, write_study
 
@@ -33,6 +37,7 @@ def phantom(out: str, seed: int, ischemia: str, motion: str, snr: float | None, 
     try:
         written = write_study(out, seed=seed, ischemia=ischemia, motion=motion,
                               snr=DEFAULT_SNR if snr is None else snr, readout=readout,
+                              tissue_model=tissue_model,
                               noise=not no_noise, figure=figure, overwrite=overwrite)
     except QPerfusionError as exc:
         raise click.ClickException(str(exc)) from None

@@ -43,8 +43,10 @@ What is simulated (details and sources in each module):
   everywhere; smooth ±5 % heterogeneity; PS 1.3 (stress) / 1.0 mL/min/g; vp 0.065 / 0.055;
   ve 0.20; bolus delay 0.6 s (stress) / 0.8 s (rest), 1.2 s behind the stenosis at stress;
   Hct 0.42. Fp = MBF·(1 − Hct): normal stress Fp 2.3 mL/min/g (> 2.0), MPR ≈ 3.4 normal,
-  ≈ 1.2 ischemic. Tissue curves: :func:`qperfusion.kinetics.tcxm.tcxm_conc` with the plasma
-  AIF on a 0.02 s grid, sampled at each image's k-space-centre time.
+  ≈ 1.2 ischemic. Tissue curves (:mod:`~qperfusion.phantom.tissue`, option
+  ``tissue_model``): the 2CXM (:func:`qperfusion.kinetics.tcxm.tcxm_conc`, default) or NIH's
+  20-segment BTEX (``"btex"``; ``"btex_plug"`` plug flow) with the plasma AIF on a 0.02 s
+  grid, sampled at each image's k-space-centre time; the truth is the same physiology.
 * blood (:mod:`~qperfusion.phantom.curves`): LV peak ≈ 5 mmol/L (stress) / 6 mmol/L (rest)
   blood, gamma-variate first pass + recirculation + plateau, arriving after 5–8 baseline
   beats; RV 1.6–2.4 s earlier and higher, aorta 0.4 s later.
@@ -80,6 +82,7 @@ _LAZY: dict[str, str] = {
     "PhantomStudy": "qperfusion.phantom.simulate",
     "READOUT_CHOICES": "qperfusion.phantom.protocol",
     "TERRITORIES": "qperfusion.phantom.physiology",
+    "TISSUE_MODELS": "qperfusion.phantom.tissue",
     "simulate_study": "qperfusion.phantom.simulate",
     "write_simulated": "qperfusion.phantom.write",
     "write_study": "qperfusion.phantom.write",

@@ -14,10 +14,10 @@ from scipy.ndimage import gaussian_filter
 from qperfusion import constants
 from qperfusion.errors import QPerfusionError
 from qperfusion.io.model import Acquisition, PerfusionSeries, SequenceParams
-from qperfusion.kinetics.tcxm import tcxm_conc
 from qperfusion.phantom import anatomy as an
 from qperfusion.phantom import curves, physiology, protocol, timing
 from qperfusion.phantom import motion as motion_fields
+from qperfusion.phantom.tissue import TISSUE_MODELS, tissue_curves
 from qperfusion.physics.bloch import readout_signal
 from qperfusion.physics.relaxation import relaxivity, t2star_decay
 
@@ -227,6 +227,7 @@ def _simulate_state(
     aif_plane: an.PlaneAnatomy,
     order: list[int],
     psf_sigma_px: float,
+    tissue_model: str,
 ) -> tuple[dict[str, Any], np.random.Generator]:
     """Noise-free signals and truth of one state (noise is added by the caller)."""
     rng = np.random.default_rng([seed, STATES.index(state)])
@@ -267,8 +268,7 @@ def _simulate_state(
     # in one call: the cost is the time loop, not the number of curves
     keys = np.stack([params[k][myo] for k in ("fp", "ps", "vp", "ve", "delay")], axis=1)
     uniq, inverse = np.unique(np.concatenate([keys, extra]), axis=0, return_inverse=True)
-    fine_uniq = tcxm_conc(t_fine, cp_f, fp=uniq[:, 0], ps=uniq[:, 1], vp=uniq[:, 2],
-                          ve=uniq[:, 3], delay=uniq[:, 4])
+    fine_uniq = tissue_curves(tissue_model, t_fine, cp_f, uniq)
     inverse = inverse.ravel()
     fine_myo = fine_uniq[inverse[: len(keys)]]
     fine_rvwall, fine_body = fine_uniq[inverse[len(keys)]], fine_uniq[inverse[len(keys) + 1]]
@@ -382,6 +382,7 @@ def simulate_study(
     noise: bool = True,
     hematocrit: float = constants.DEFAULT_HEMATOCRIT,
     psf: bool = True,
+    tissue_model: str = "2cxm",
 ) -> PhantomStudy:
     """Simulate a stress + rest dual-sequence perfusion study in memory (no disk).
 
@@ -405,6 +406,10 @@ def simulate_study(
         Blur with the point-spread function (partial volume at tissue borders). ``False``
         gives images in which every pixel's signal follows its own true [Gd] exactly (a
         check of signal → [Gd] conversion pixel by pixel).
+    tissue_model : {"2cxm", "btex", "btex_plug"}
+        Kinetic model that makes the myocardial (and RV wall, body) tissue curves from the
+        same physiology (:mod:`qperfusion.phantom.tissue`): ``"btex"`` is NIH's 20-segment
+        BTEX. The truth (blood flow ``Fp / (1 − Hct)``) does not depend on it.
 
     Returns
     -------
@@ -415,6 +420,7 @@ def simulate_study(
     _check_option("ischemia", ischemia, physiology.ISCHEMIA)
     _check_option("motion", motion, motion_fields.MOTIONS)
     _check_option("readout", readout, protocol.READOUT_CHOICES)
+    _check_option("tissue_model", tissue_model, tuple(TISSUE_MODELS))
     if not np.isfinite(snr) or snr <= 0:
         raise QPerfusionError(f"snr must be a positive number, got {snr}")
     order = _stack_order()
@@ -426,7 +432,7 @@ def simulate_study(
         raw[state], rngs[state] = _simulate_state(
             state, seed=seed, ischemia=ischemia, motion_kind=motion, readout=readout,
             hematocrit=hematocrit, planes=planes, aif_plane=aif_plane, order=order,
-            psf_sigma_px=PSF_SIGMA_PX if psf else 0.0)
+            psf_sigma_px=PSF_SIGMA_PX if psf else 0.0, tissue_model=tissue_model)
 
     # scanner scaling and noise level fixed by the stress acquisition, shared with rest
     ref = raw["stress"]["ref"]
@@ -476,7 +482,7 @@ def simulate_study(
         )
     options = {"seed": seed, "ischemia": ischemia, "motion": motion, "snr": float(snr),
                "readout": readout, "noise": bool(noise), "hematocrit": float(hematocrit),
-               "psf": bool(psf)}
+               "psf": bool(psf), "tissue_model": tissue_model}
     full_truth = truth_mod.study_truth(states, options)
     for state in STATES:
         states[state].truth = full_truth["states"][state]

@@ -96,7 +96,8 @@ def study_truth(states: dict[str, Any], options: dict[str, Any]) -> dict[str, An
     }
     return {
         "qperfusion_version": __version__,
-        "model": "2cxm",
+        # the model that generated the tissue curves (older phantoms: always the 2CXM)
+        "model": options.get("tissue_model", "2cxm"),
         "source": "qperfusion.phantom",
         "phantom": dict(options),
         "flow_convention": "classification stress threshold on fp (plasma flow)",

@@ -100,6 +100,7 @@ def write_study(
     noise: bool = True,
     hematocrit: float = DEFAULT_HEMATOCRIT,
     psf: bool = True,
+    tissue_model: str = "2cxm",
     figure: bool = False,
     overwrite: bool = False,
 ) -> WrittenPhantom:
@@ -109,7 +110,7 @@ def write_study(
     ----------
     out_dir : str or Path
         Output folder (created).
-    seed, ischemia, motion, snr, readout, noise, hematocrit, psf
+    seed, ischemia, motion, snr, readout, noise, hematocrit, psf, tissue_model
         As :func:`~qperfusion.phantom.simulate_study`.
     figure : bool
         Also write ``figures/phantom.png`` (peak frames and segment labels).
@@ -124,7 +125,8 @@ def write_study(
     out = Path(out_dir)
     _clear_old_dicom(out, overwrite)
     study = simulate_study(seed=seed, ischemia=ischemia, motion=motion, snr=snr,
-                           readout=readout, noise=noise, hematocrit=hematocrit, psf=psf)
+                           readout=readout, noise=noise, hematocrit=hematocrit, psf=psf,
+                           tissue_model=tissue_model)
     return write_simulated(out, study, figure=figure, overwrite=overwrite)
 
 
