@@ -160,7 +160,7 @@ def test_analytic_2cxm_jacobian_matches_finite_differences(p):
     m = np.empty(T.size)
     jac = np.empty((5, T.size))
     ok = _kernels._tcxm_model_jac(
-        p, t_rel, basis, h, np.ones(5, bool), np.empty((a.size, 4)), np.empty((4, 4)), m, jac
+        p, t_rel, basis, h, np.ones(5, bool), np.empty((a.size, 4)), m, jac
     )
     assert ok
 

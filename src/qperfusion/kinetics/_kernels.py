@@ -326,16 +326,25 @@ def _evaluate(model, p, t_rel, a, basis, h, y, work, out):
 
 
 @njit(cache=True)
-def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
-    """2CXM model ``m`` at the samples and its analytic Jacobian ``jac (T, 5)``.
+def _tcxm_coef(ds, dq, dr, dfp, s, root, kp, km, gap, num, fp, ap, am):
+    """Weights of ``(C+, C−, C'+, C'−)`` in ``∂y/∂θ`` from ``∂s/∂θ, ∂q/∂θ, ∂(Fp/vp)/∂θ,
+    ∂Fp/∂θ``: ``(∂A+/∂θ, ∂A−/∂θ, A+ ∂K+/∂θ, A− ∂K−/∂θ)``."""
+    dkp = 0.5 * (ds + (s * ds - 2.0 * dq) / root)
+    dkm = (dq - km * dkp) / kp
+    dap = (dfp * num + fp * (dr - dkm) - ap * (dkp - dkm)) / gap
+    return dap, dfp - dap, ap * dkp, am * dkm
+
+
+@njit(cache=True)
+def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, m, jac):
+    """2CXM model ``m`` at the samples and its analytic Jacobian ``jac (5, T)``.
 
     ``R = A+ e^{−K+ t} + A− e^{−K− t}``: ``∂y/∂θ = ∂A+/∂θ (C+ − C−) + ∂Fp/∂θ C− + A+ ∂K+/∂θ C'+
     + A− ∂K−/∂θ C'−`` with ``C±`` the unit convolutions and ``C'±`` their k-derivatives
     (``_exp_conv2_dk``); the rate derivatives follow from ``K+ + K− = s``, ``K+ K− = q``. The
-    delay column is the derivative of the cubic read. Returns False (nothing written) where
-    the rates are degenerate (``K+ = K−``, only at Fp = PS = 0); the caller then differences.
-    ``jac`` is (5, T), one row per parameter; ``fine4 (G, 4)`` and ``coef (4, 4)`` are work
-    arrays.
+    delay row is the derivative of the cubic read. Returns False (nothing written) where the
+    rates are degenerate (``K+ = K−``, only at Fp = PS = 0); the caller then differences.
+    ``jac`` has one row per parameter; ``fine4 (G, 4)`` is a work array.
     """
     fp = p[0]
     ps = max(p[1], 0.0)
@@ -357,38 +366,27 @@ def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
     num = fp * ivp - km
     ap = fp * num / gap
     am = fp - ap
-    # ∂s/∂θ, ∂q/∂θ, ∂(Fp/vp)/∂θ for θ = fp, ps, vp, ve (0 where a clamp holds the value)
+    # ∂s/∂θ, ∂q/∂θ, ∂(Fp/vp)/∂θ, ∂Fp/∂θ for θ = fp, ps, vp, ve (0 where a clamp holds the
+    # value); the weights stay in registers through the sample loop
     on_ps = 1.0 if p[1] >= 0.0 else 0.0
     on_vp = 1.0 if p[2] >= _TINY else 0.0
     on_ve = 1.0 if p[3] >= _TINY else 0.0
-    for th in range(4):
-        if th == 0:
-            ds, dq, dr, dfp = ivp, ps * ivp * ive, ivp, 1.0
-        elif th == 1:
-            ds, dq, dr, dfp = on_ps * (ivp + ive), on_ps * fp * ivp * ive, 0.0, 0.0
-        elif th == 2:
-            ds = -on_vp * (fp + ps) * ivp * ivp
-            dq = -on_vp * q * ivp
-            dr = -on_vp * fp * ivp * ivp
-            dfp = 0.0
-        else:
-            ds, dq, dr, dfp = -on_ve * ps * ive * ive, -on_ve * q * ive, 0.0, 0.0
-        dkp = 0.5 * (ds + (s * ds - 2.0 * dq) / root)
-        dkm = (dq - km * dkp) / kp
-        dap = (dfp * num + fp * (dr - dkm) - ap * (dkp - dkm)) / gap
-        coef[th, 0] = dap  # on C+
-        coef[th, 1] = dfp - dap  # on C−
-        coef[th, 2] = ap * dkp  # on C'+
-        coef[th, 3] = am * dkm  # on C'−
+    r = (s, root, kp, km, gap, num, fp, ap, am)
+    a0, b0, c0, d0 = _tcxm_coef(ivp, ps * ivp * ive, ivp, 1.0, *r)
+    a1, b1, c1, d1 = _tcxm_coef(on_ps * (ivp + ive), on_ps * fp * ivp * ive, 0.0, 0.0, *r)
+    a2, b2, c2, d2 = _tcxm_coef(
+        -on_vp * (fp + ps) * ivp * ivp, -on_vp * q * ivp, -on_vp * fp * ivp * ivp, 0.0, *r
+    )
+    a3, b3, c3, d3 = _tcxm_coef(-on_ve * ps * ive * ive, -on_ve * q * ive, 0.0, 0.0, *r)
     _exp_conv2_dk(basis, h, kp, km, fine4)
     g = basis.shape[0]
     delay = p[4]
-    n_p = 5
+    ih = 1.0 / h
     for i in range(t_rel.size):
-        u = (t_rel[i] - delay) / h
+        u = (t_rel[i] - delay) / h  # as in _sample, to the last bit
         if u <= 0.0:
             m[i] = 0.0
-            for k in range(n_p):
+            for k in range(5):
                 jac[k, i] = 0.0
             continue
         if u >= g - 1:
@@ -419,20 +417,24 @@ def _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
             ip = qn + 2
             if ip >= g:  # held flat past the end, as in _sample
                 ip = qn + 1
-            v0 = wm * fine4[im, 0] + w0 * fine4[qn, 0] + w1 * fine4[qn + 1, 0] + wp * fine4[ip, 0]
-            v1 = wm * fine4[im, 1] + w0 * fine4[qn, 1] + w1 * fine4[qn + 1, 1] + wp * fine4[ip, 1]
-            v2 = wm * fine4[im, 2] + w0 * fine4[qn, 2] + w1 * fine4[qn + 1, 2] + wp * fine4[ip, 2]
-            v3 = wm * fine4[im, 3] + w0 * fine4[qn, 3] + w1 * fine4[qn + 1, 3] + wp * fine4[ip, 3]
-            ym = ap * fine4[im, 0] + am * fine4[im, 2]
-            y0 = ap * fine4[qn, 0] + am * fine4[qn, 2]
-            y1 = ap * fine4[qn + 1, 0] + am * fine4[qn + 1, 2]
-            yp = ap * fine4[ip, 0] + am * fine4[ip, 2]
-            du = gm * ym + g0 * y0 + g1 * y1 + gp * yp
+            fm = fine4[im]
+            f0 = fine4[qn]
+            f1 = fine4[qn + 1]
+            fq = fine4[ip]
+            v0 = wm * fm[0] + w0 * f0[0] + w1 * f1[0] + wp * fq[0]
+            v1 = wm * fm[1] + w0 * f0[1] + w1 * f1[1] + wp * fq[1]
+            v2 = wm * fm[2] + w0 * f0[2] + w1 * f1[2] + wp * fq[2]
+            v3 = wm * fm[3] + w0 * f0[3] + w1 * f1[3] + wp * fq[3]
+            du = ap * (gm * fm[0] + g0 * f0[0] + g1 * f1[0] + gp * fq[0]) + am * (
+                gm * fm[2] + g0 * f0[2] + g1 * f1[2] + gp * fq[2]
+            )
         m[i] = ap * v0 + am * v2
-        for k in range(4):
-            jac[k, i] = coef[k, 0] * v0 + coef[k, 1] * v2 + coef[k, 2] * v1 + coef[k, 3] * v3
-        jac[4, i] = -du / h
-    for k in range(n_p):
+        jac[0, i] = a0 * v0 + b0 * v2 + c0 * v1 + d0 * v3
+        jac[1, i] = a1 * v0 + b1 * v2 + c1 * v1 + d1 * v3
+        jac[2, i] = a2 * v0 + b2 * v2 + c2 * v1 + d2 * v3
+        jac[3, i] = a3 * v0 + b3 * v2 + c3 * v1 + d3 * v3
+        jac[4, i] = -du * ih
+    for k in range(5):
         if not free[k]:
             for i in range(t_rel.size):
                 jac[k, i] = 0.0
@@ -505,11 +507,11 @@ def _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp,
 
 @njit(cache=True)
 def _model_and_jac(
-    model, p, t_rel, a, basis, h, lo, hi, free, y, m, jac, ptmp, ytmp, work, mtmp, fine4, coef
+    model, p, t_rel, a, basis, h, lo, hi, free, y, m, jac, ptmp, ytmp, work, mtmp, fine4
 ):
     """Model at the samples and its Jacobian: analytic for the 2CXM, else forward differences
     (then ``y`` holds the fine curve)."""
-    if model == MODEL_2CXM and _tcxm_model_jac(p, t_rel, basis, h, free, fine4, coef, m, jac):
+    if model == MODEL_2CXM and _tcxm_model_jac(p, t_rel, basis, h, free, fine4, m, jac):
         return
     _evaluate(model, p, t_rel, a, basis, h, y, work, m)
     _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp)
@@ -583,7 +585,6 @@ def _lm_single(
     ytmp = np.empty(g)
     work = np.empty(g)
     fine4 = np.empty((g, 4))
-    coef = np.empty((4, 4))
     m = np.empty(n_t)
     mnew = np.empty(n_t)
     mtmp = np.empty(n_t)
@@ -609,7 +610,7 @@ def _lm_single(
     if joint:
         _model_and_jac(
             model, p, t_rel, a, basis, h, lo, hi, free, y, m, jac, ptmp, ytmp, work, mtmp,
-            fine4, coef,
+            fine4,
         )  # fmt: skip
     else:
         _evaluate(model, p, t_rel, a, basis, h, y, work, m)
@@ -664,7 +665,7 @@ def _lm_single(
             if joint:
                 _model_and_jac(
                     model, pnew, t_rel, a, basis, h, lo, hi, free, ynew, mnew, jacnew, ptmp,
-                    ytmp, work, mtmp, fine4, coef,
+                    ytmp, work, mtmp, fine4,
                 )  # fmt: skip
             else:
                 _evaluate(model, pnew, t_rel, a, basis, h, ynew, work, mnew)
