@@ -191,6 +191,21 @@ def test_a_prior_runs_the_shared_kernel():
     np.testing.assert_array_equal(got.params, want.params)
 
 
+def test_zero_lower_bounds_still_fit():
+    curves, truth = fermi_truth_curves(20, seed=7, sigma=0.0)
+    fit = kinetics.fit(
+        "fermi",
+        curves,
+        aif=AIF,
+        times=T,
+        hematocrit=HCT,
+        bounds={"alpha": (0.0, 5.0), "beta": (0.0, 100.0)},
+    )
+    assert fit.success.all()
+    rel = fit.params["fb"] / truth["fb"] - 1
+    assert np.median(np.abs(rel)) < 0.01
+
+
 @pytest.mark.parametrize("bad", [{"alpha": (0.0, 0.0)}, {"beta": (-1.0, -0.5)}])
 def test_non_positive_alpha_or_beta_bounds_raise(bad):
     with pytest.raises(FitInputError, match="must be > 0"):

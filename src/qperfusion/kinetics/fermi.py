@@ -24,6 +24,9 @@ from qperfusion.kinetics.base import FitProblem, RawFit
 
 __all__ = ["FermiModel", "fermi_residue"]
 
+#: lowest ln α (α in 1/s) and ln β of the fast fit's start shapes
+_START_LN_MIN = (float(np.log(1e-3)), float(np.log(1e-6)))
+
 
 def fermi_residue(
     t: np.ndarray, *, fb: np.ndarray | float, alpha: np.ndarray | float, beta: np.ndarray | float
@@ -131,8 +134,12 @@ class FermiModel(ParametricModel):
             lo[3] = hi[3] = fixed
         free = lo < hi
         max_iter = int(options.get("max_iter", self.fast_max_iter))
-        la = np.linspace(lo[1], hi[1], self.n_start_alpha if free[1] else 1)
-        lb = np.linspace(lo[2], hi[2], self.n_start_beta if free[2] else 1)
+        # start shapes evenly in ln α, ln β; a lower bound at (or near) 0 would put most of them
+        # where the residue no longer changes over the scan, so they start at 1e-3 and 1e-6
+        la_lo = min(max(lo[1], _START_LN_MIN[0]), hi[1])
+        lb_lo = min(max(lo[2], _START_LN_MIN[1]), hi[2])
+        la = np.linspace(la_lo, hi[1], self.n_start_alpha if free[1] else 1)
+        lb = np.linspace(lb_lo, hi[2], self.n_start_beta if free[2] else 1)
         shapes = np.stack(np.meshgrid(la, lb, indexing="ij"), axis=-1).reshape(-1, 2)
         t_rel = np.ascontiguousarray(problem.times - problem.fine_t0)
         fine_aif, fine_dt = self._grid(problem)
