@@ -29,3 +29,10 @@ def moving_clean():
 def written(study, tmp_path_factory):
     """The default study written to disk."""
     return phantom.write_simulated(tmp_path_factory.mktemp("phantom"), study)
+
+
+@pytest.fixture(scope="session")
+def clean_btex():
+    """As ``clean`` with the tissue curves made by NIH's 20-segment BTEX (same physiology)."""
+    return phantom.simulate_study(seed=5, ischemia="rca", motion="none", noise=False, psf=False,
+                                  tissue_model="btex")

@@ -80,6 +80,11 @@ class PhantomState:
         ``"aif"`` (T,) (DICOM TriggerTime).
     noise_sd : dict of str to float
         Gaussian noise SD (stored units) per series (``"myocardium"``, ``"aif"``).
+    fine_times_s : ndarray of shape (T_fine,)
+        The fine time grid (s, step :data:`FINE_DT_S`) the tissue kinetics run on.
+    gd_blood_fine : ndarray of shape (T_fine,)
+        True LV blood [Gd] (mmol/L) on that grid: the input (÷ (1 − Hct) = plasma) every
+        myocardial curve was computed from.
     """
 
     acquisition: Acquisition
@@ -97,6 +102,8 @@ class PhantomState:
     r_wave_s: np.ndarray
     trigger_time_ms: dict[str, np.ndarray] = field(default_factory=dict)
     noise_sd: dict[str, float] = field(default_factory=dict)
+    fine_times_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    gd_blood_fine: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 @dataclass
@@ -360,7 +367,7 @@ def _simulate_state(
         "tissue": tissue, "params": params, "gd": gd.astype(np.float32), "gd_aif": gd_aif,
         "gd_blood_aif": gd_blood_aif, "myo_sig": myo_sig, "aif_sig": aif_sig, "disp": disp,
         "disp_aif": disp_aif, "abrupt": sorted(abrupt_mm), "myo_seq": myo_seq,
-        "aif_seq": aif_seq, "onset": onset, "ref": ref,
+        "aif_seq": aif_seq, "onset": onset, "ref": ref, "t_fine": t_fine, "lv_fine": lv_f,
     }, rng
 
 
@@ -479,6 +486,8 @@ def simulate_study(
                 "aif": 1e3 * (r["tim"].aif_sat_s - r["tim"].r_wave_s),
             },
             noise_sd={"myocardium": float(sd_myo), "aif": float(sd_aif)},
+            fine_times_s=r["t_fine"],
+            gd_blood_fine=r["lv_fine"],
         )
     options = {"seed": seed, "ischemia": ischemia, "motion": motion, "snr": float(snr),
                "readout": readout, "noise": bool(noise), "hematocrit": float(hematocrit),
