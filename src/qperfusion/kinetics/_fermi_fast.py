@@ -2,23 +2,32 @@
 
 The model is the one of :mod:`qperfusion.kinetics._kernels` (MODEL_FERMI): the residue
 ``R(t) = Fb (1 + β) / (1 + β e^{α t})`` on a uniform grid ``t_j = j h``, convolved with the
-AIF by the trapezoidal rule and read at ``t − delay`` by the same Catmull-Rom interpolation
-(``_kernels._sample``). What makes it fast, each measured (benchmarks/fermi_throughput.py):
+AIF by the trapezoidal rule and read at ``t − delay`` by the Catmull-Rom cubic of
+``_kernels._sample`` (equal to 1e-13; tests/kinetics/test_fermi_fast.py checks both against
+that kernel). What makes it fast (single thread, 60-frame curves, 124 fine nodes; measured
+with process time on the shared machine, benchmarks/fermi_throughput.py for the whole fit):
 
-* the convolution runs as ``y[m:] += a_m R[:G−m]`` (an axpy the compiler vectorises) instead
-  of one dot product per node (a serial add chain), and skips the zero AIF before the bolus;
+* the convolution is one forward dot product per node over the reversed AIF, taken through
+  an array view so that numba drops its negative-index check and the loop vectorises
+  (3.6 → 0.78 µs), four nodes at a time (→ 0.71 µs), skipping the AIF before the bolus;
 * ``e^{α t_j}`` is a running product (one exponential per curve, not one per node);
-* the Jacobian is analytic: ``∂R/∂ln α`` and ``∂R/∂ln β`` are convolved like ``R`` (two
-  convolutions, not four forward differences), ``Fb`` is a free scale of the curve, and the
-  delay derivative is the derivative of the interpolating cubic;
-* LM works in ``(Fb, ln α, ln β, delay)`` and drops a parameter that sits on a bound and is
-  pushed outward from the step (an active set), so fits against ``β = β_max`` (most 2CXM-like
-  curves) converge in a few steps instead of creeping along the bound;
-* the start is the best of a dense table of (α, β, delay) templates (amplitude by linear least
-  squares), so LM starts near the optimum;
-* curves are processed in chunks per thread with the work arrays allocated once per chunk.
+* the Jacobian is analytic: ``∂R/∂ln α`` and ``∂R/∂ln β`` are convolved in one pass (1.1 µs
+  instead of three forward-difference model evaluations), the delay column is the derivative
+  of the read cubic, and the read weights are computed once per delay for the model and all
+  Jacobian columns;
+* ``Fb`` is eliminated (variable projection: the least-squares amplitude of every trial, the
+  shape step from the Schur complement of ``JᵀJ``): 30 % more curves/s than a 4-parameter LM;
+* an active set drops a parameter that sits on a bound and is pushed outward (most 2CXM-like
+  curves end at ``β = β_max``), and steps are capped in ``ln α``, ``ln β`` and delay;
+* LM stops when the RSS decrease the linear model predicts is below ``tol`` × RSS (no trial
+  evaluation wasted on confirming convergence), after one last polishing step;
+* the start is the best of 64 shapes × the delay grid, scored in the templates' span (~34
+  coordinates instead of 60 frames);
+* curves run in chunks of ``_CHUNK`` per thread with the work arrays allocated per chunk.
 
-Parameter vectors are ``(Fb, ln α, ln β, delay)``.
+A fit costs ~30 µs per curve and thread: ~5 Jacobians (2.3 µs each), ~7 model evaluations
+(1.4 µs each), the start search (~3 µs) and ~10 µs of bookkeeping (reads, normal equations,
+amplitudes, SDs). Parameter vectors are ``(Fb, ln α, ln β, delay)``.
 """
 
 from __future__ import annotations
@@ -29,7 +38,12 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["fermi_fit_batch", "fermi_predict_batch", "fermi_templates"]
+__all__ = [
+    "fermi_fit_batch",
+    "fermi_predict_batch",
+    "fermi_template_basis",
+    "fermi_templates",
+]
 
 #: work arrays of one LM fit: residue and its ln α, ln β derivatives, fine curves (current,
 #: derivatives, trial), unit-flow model (current, trial), read nodes and weights (current,
@@ -443,7 +457,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
     return sse
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def fermi_templates(shapes, delay_grid, t_rel, a, h):
     """Unit-flow model curves of start shapes × delays.
 
@@ -472,7 +486,7 @@ def fermi_templates(shapes, delay_grid, t_rel, a, h):
     templ = np.empty((n_s * n_d, n_t))
     arev = a[::-1].copy()
     m0 = _first_nonzero(a)
-    for s in prange(n_s):
+    for s in range(n_s):
         r = np.empty(g)
         y = np.empty(g)
         iq = np.empty(n_t, dtype=np.int64)
