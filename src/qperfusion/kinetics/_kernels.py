@@ -94,16 +94,6 @@ def _psi5(x):
 
 
 @njit(cache=True)
-def _psi(x, out):
-    """``out[m] = ∫_0^1 exp(−x(1 − s)) s^m ds`` for m = 0..3 (x ≥ 0)."""
-    p0, p1, p2, p3, _ = _psi5(x)
-    out[0] = p0
-    out[1] = p1
-    out[2] = p2
-    out[3] = p3
-
-
-@njit(cache=True)
 def _aif_basis(a):
     """The four AIF sequences one fine step ``j`` of every convolution reads (shape (G, 4)).
 
@@ -467,12 +457,6 @@ def _cholesky_solve_ws(mat, rhs, idx, nf, x, low, z):
             s -= low[k, i] * x[k]
         x[i] = s / low[i, i]
     return True
-
-
-@njit(cache=True)
-def _cholesky_solve(mat, rhs, idx, nf, x):
-    """Solve ``mat[idx][:, idx] x = rhs[idx]`` (SPD); False when not positive definite."""
-    return _cholesky_solve_ws(mat, rhs, idx, nf, x, np.zeros((nf, nf)), np.zeros(nf))
 
 
 @njit(cache=True)
