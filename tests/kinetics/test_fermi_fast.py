@@ -76,6 +76,14 @@ def test_read_weights_reproduce_the_kernel_read():
         np.testing.assert_allclose(got[inner], ((up - down) / 2e-6)[inner], rtol=1e-5, atol=1e-5)
 
 
+def test_predict_of_nan_parameters_is_nan():
+    model = kinetics.get_model("fermi")
+    params = {k: np.array([np.nan, 1.0]) for k in model.param_names}
+    out = model.predict(params, problem(np.zeros((2, T.size))))
+    assert np.all(np.isnan(out[0]))
+    assert np.all(np.isfinite(out[1]))
+
+
 def test_analytic_jacobian_matches_finite_differences():
     pb = problem(np.zeros((1, T.size)))
     a = np.ascontiguousarray(pb.fine_aif[::2])
