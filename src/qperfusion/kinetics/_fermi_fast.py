@@ -7,6 +7,7 @@ AIF by the trapezoidal rule and read at ``t − delay`` by the Catmull-Rom cubic
 that kernel). What makes it fast (single thread, 60-frame curves, 124 fine nodes; measured
 with process time on the shared machine, benchmarks/fermi_throughput.py for the whole fit):
 
+* the read weights of the cubic are computed branch-free (vectorised: 0.35 → 0.14 µs);
 * the convolution is one forward dot product per node over the reversed AIF, taken through
   an array view so that numba drops its negative-index check and the loop vectorises
   (3.6 → 0.78 µs), four nodes at a time (→ 0.71 µs), skipping the AIF before the bolus;
@@ -21,8 +22,8 @@ with process time on the shared machine, benchmarks/fermi_throughput.py for the 
   curves end at ``β = β_max``), and steps are capped in ``ln α``, ``ln β`` and delay;
 * LM stops when the RSS decrease the linear model predicts is below ``tol`` × RSS (no trial
   evaluation wasted on confirming convergence), after one last polishing step;
-* the start is the best of 64 shapes × the delay grid, scored in the templates' span (~34
-  coordinates instead of 60 frames);
+* the start is the best of 64 shapes × the delay grid, scored in float32 in the templates'
+  span (15–26 coordinates instead of 60 frames);
 * curves run in chunks of ``_CHUNK`` per thread with the work arrays allocated per chunk.
 
 A fit costs ~30 µs per curve and thread: ~5 Jacobians (2.3 µs each), ~7 model evaluations
@@ -93,6 +94,15 @@ def _residue(la, lb, h, r, ra, rb, deriv):
 def _dot(x, y):
     """``Σ x_i y_i`` (vectorised: the sum may be reassociated)."""
     acc = 0.0
+    for i in range(x.size):
+        acc += x[i] * y[i]
+    return acc
+
+
+@njit(cache=True, fastmath=_FAST)
+def _dot32(x, y):
+    """:func:`_dot` of float32 arrays, summed in float32 (16 lanes)."""
+    acc = np.float32(0.0)
     for i in range(x.size):
         acc += x[i] * y[i]
     return acc
@@ -503,7 +513,7 @@ def fermi_templates(shapes, delay_grid, t_rel, a, h):
 
 @njit(cache=True)
 def fermi_template_basis(templ, rtol):
-    """Orthonormal rows spanning the templates, and the templates in them.
+    """Orthonormal rows spanning the templates (to ``rtol``), and the templates in them.
 
     Pivoted Gram–Schmidt (re-orthogonalised): the template with the largest residual joins the
     basis until every residual norm is below ``rtol`` × the largest template norm. Plain loops
@@ -577,31 +587,32 @@ def _work(g, n_t):
 
 
 @njit(cache=True)
-def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, basis, templ, norm2, lo, hi, free,
-               max_iter, tol, out_p, out_sd, out_rss):  # fmt: skip
+def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, basis, templ, inv_norm2, lo, hi,
+               free, max_iter, tol, out_p, out_sd, out_rss):  # fmt: skip
     """Start search and LM for curves ``k0 .. k1 − 1`` (one work unit of the parallel loop)."""
     w = _work(arev.size, t_rel.size)
     n_templ, n_b = templ.shape
-    cp = np.empty(n_b)
+    cp = np.empty(n_b, dtype=np.float32)
     x = np.empty(4)
     sd = np.empty(4)
     for j in range(k0, k1):
         c = curves[j]
         # start: the template (shape × delay) that explains most of the curve with an
-        # amplitude ≥ 0, scored in the templates' span (``basis``: orthonormal rows)
+        # amplitude ≥ 0, scored in the templates' span (``basis``: orthonormal rows) in
+        # float32 (it only picks the start: 40 % faster)
         for k in range(n_b):
             cp[k] = _dot(basis[k], c)
-        best = -1.0
+        best = np.float32(0.0)
         bt = 0
         bscale = 0.0
         for t in range(n_templ):
-            cm = _dot(cp, templ[t])
-            if cm > 0.0 and norm2[t] > 0.0:
-                gain = cm * cm / norm2[t]
+            cm = _dot32(cp, templ[t])
+            if cm > 0.0:
+                gain = cm * cm * inv_norm2[t]
                 if gain > best:
                     best = gain
                     bt = t
-                    bscale = cm / norm2[t]
+                    bscale = cm * inv_norm2[t]
         for k in range(4):
             x[k] = start_x[bt, k]
         x[0] = bscale
@@ -650,14 +661,17 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, basis, templ, lo, hi, free, ma
     n = curves.shape[0]
     m0 = _first_nonzero(a)
     arev = a[::-1].copy()
-    norm2 = np.empty(templ.shape[0])
+    templ32 = templ.astype(np.float32)
+    inv_norm2 = np.zeros(templ.shape[0], dtype=np.float32)
     for t in range(templ.shape[0]):
-        norm2[t] = _dot(templ[t], templ[t])
+        nt = _dot(templ[t], templ[t])
+        if nt > 0.0:
+            inv_norm2[t] = 1.0 / nt
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for q in prange(n_chunks):
         _fit_chunk(
             q * _CHUNK, min(n, (q + 1) * _CHUNK), curves, t_rel, arev, m0, h, start_x, basis,
-            templ, norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss,
+            templ32, inv_norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss,
         )  # fmt: skip
 
 
