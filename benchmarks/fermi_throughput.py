@@ -152,7 +152,11 @@ def compare(label: str, t, aif, curves, mbf_true, args) -> None:
             f"med|d| {np.median(np.abs(dd)):.5f}  median {np.median(dd):+.5f}  RSS ratio "
             f"median {np.median(rss / ref.rss):.7f}"
         )
-    for name, fb, truth in (("new", new.params[:, 0], mbf_true), ("old", fb_old, mbf_true[:n_old])):
+    for name, fb, truth in (
+        (f"new ({curves.shape[0]})", new.params[:, 0], mbf_true),
+        (f"new (first {n_old})", fb_new, mbf_true[:n_old]),
+        (f"old (first {n_old})", fb_old, mbf_true[:n_old]),
+    ):
         rel = fb * TO_ML_MIN_G / truth - 1
         print(
             f"  {name} MBF vs truth: med|err| {np.median(np.abs(rel)):.4f}  "
