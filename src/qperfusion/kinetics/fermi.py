@@ -65,8 +65,9 @@ class FermiModel(ParametricModel):
     ``beta`` (1), ``delay`` (s).
 
     Fitted by :mod:`qperfusion.kinetics._fermi_fast` (the same model as the shared LM kernel,
-    with an analytic Jacobian, a dense start table and an active set on the bounds); with a
-    ``prior`` it falls back to the shared LM kernel, which carries the priors.
+    with an analytic Jacobian, ``fb`` by variable projection, a dense start table and an
+    active set on the bounds); with a ``prior`` it falls back to the shared LM kernel, which
+    carries the priors.
     """
 
     name = "fermi"
@@ -104,7 +105,7 @@ class FermiModel(ParametricModel):
     n_start_alpha = 8
     n_start_beta = 8
     #: LM iterations of the fast fit unless ``max_iter`` is given, and its stopping tolerance
-    #: (relative RSS decrease of one iteration)
+    #: (the RSS decrease the linear model predicts for the next step, relative to the RSS)
     fast_max_iter = 50
     fast_tol = 1e-5
 
