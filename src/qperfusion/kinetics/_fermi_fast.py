@@ -39,6 +39,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
+from qperfusion.kinetics._kernels import _cholesky_solve_ws
+
 __all__ = [
     "fermi_fit_batch",
     "fermi_predict_batch",
@@ -250,39 +252,6 @@ def _read(y, iq, w, scale, out):
 
 
 @njit(cache=True)
-def _solve(mat, rhs, idx, nf, low, z, x):
-    """Solve ``mat[idx][:, idx] x = rhs[idx]`` by Cholesky into preallocated ``low``, ``z``;
-    False when not positive definite.
-
-    ``_kernels._cholesky_solve`` allocates both per call (measured 2.5 % of this fit's time);
-    a workspace variant (``_cholesky_solve_ws``) is being added there: import it once it is
-    committed and drop this one.
-    """
-    for i in range(nf):
-        for j in range(i + 1):
-            s = mat[idx[i], idx[j]]
-            for k in range(j):
-                s -= low[i, k] * low[j, k]
-            if i == j:
-                if not s > 0.0 or not math.isfinite(s):
-                    return False
-                low[i, i] = math.sqrt(s)
-            else:
-                low[i, j] = s / low[j, j]
-    for i in range(nf):
-        s = rhs[idx[i]]
-        for k in range(i):
-            s -= low[i, k] * z[k]
-        z[i] = s / low[i, i]
-    for i in range(nf - 1, -1, -1):
-        s = z[i]
-        for k in range(i + 1, nf):
-            s -= low[k, i] * x[k]
-        x[i] = s / low[i, i]
-    return True
-
-
-@njit(cache=True)
 def _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, m):
     """Unit-flow model ``m`` (the curve for Fb = 1) at the samples for ``x``; also leaves the
     fine curve in ``y`` and the read weights at ``x``'s delay in ``iq``, ``wv``, ``wd``."""
@@ -396,7 +365,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
                 for v in range(4):
                     damped[u, v] = sys[u, v]
                 damped[u, u] = sys[u, u] * (1.0 + lam)
-            if not _solve(damped, gsys, idx, nf, low, z, delta):
+            if not _cholesky_solve_ws(damped, gsys, idx, nf, delta, low, z):
                 lam *= 10.0
                 continue
             # a step longer than _MAX_STEP in any parameter is shortened along its direction
@@ -463,7 +432,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
         for k in range(4):
             grad[k] = 0.0
         grad[idx[q]] = 1.0
-        if _solve(jtj, grad, idx, nf, low, z, delta):
+        if _cholesky_solve_ws(jtj, grad, idx, nf, delta, low, z):
             sd_out[idx[q]] = math.sqrt(max(delta[q], 0.0) * s2)
     return sse
 
