@@ -5,6 +5,10 @@ For each study: DICOM written by the phantom → ``qperfusion.read_study`` → `
 against the phantom truth, and whether ``ischemic_segments`` is exactly the truth territory.
 
     python benchmarks/phantom_accuracy.py [--model 2cxm] [--motion resp] [--masks]
+                                          [--tissue-model 2cxm]
+
+``--tissue-model`` picks the model that makes the phantom's tissue curves (default 2CXM; see
+benchmarks/phantom_models.py for every fit model on a BTEX-made phantom).
 
 Goal (issue 8): segmental MBF median |error| ≤ 5% and max ≤ 15% for stress and rest; MPR
 likewise; ischemic segments exactly the territory.
@@ -41,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--motion", default="resp", choices=["none", "resp"])
+    parser.add_argument("--tissue-model", default="2cxm",
+                        help="model generating the phantom's tissue curves (2cxm, btex, ...)")
     parser.add_argument("--masks", action="store_true",
                         help="use the phantom's true masks instead of the automatic segmentation")
     args = parser.parse_args(argv)
@@ -53,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for seed, territory in CASES:
             d = Path(tmp) / f"{seed}_{territory}"
-            write_study(d, seed=seed, ischemia=territory, motion=args.motion)
+            write_study(d, seed=seed, ischemia=territory, motion=args.motion,
+                        tissue_model=args.tissue_model)
             t0 = time.perf_counter()
             study = qp.read_study(stress=d / "stress", rest=d / "rest")
             res = qp.run(study, model=args.model,
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{k} median {100 * cmp[k]['median_abs_error']:.1f}% max "
                 f"{100 * cmp[k]['max_abs_error']:.1f}%" for k in ("stress", "rest", "mpr"))
                 + f"; ischemic match {cmp['ischemic_match']}; {seconds:.0f} s", flush=True)
-    print(f"\nmodel {args.model}, motion {args.motion}, "
+    print(f"\nmodel {args.model}, phantom {args.tissue_model}, motion {args.motion}, "
           f"{'true masks' if args.masks else 'automatic segmentation'}")
     for k in ("stress", "rest", "mpr"):
         med = np.median([r[k]["median_abs_error"] for r in rows])
