@@ -9,7 +9,8 @@ in (Fp, PS, vp, ve) is our plasma ``Fp / (1 − Hct)`` per mL of tissue (``mbf_m
 clipped at 6 as the map is, Spearman, share of pixels at the upper flow bound). One hypothesis
 per block, each against the row it changes:
 
-* P0  the product as it was: plasma AIF (blood / (1 − Hct)), default bounds, raw curves;
+* P0  the product as it was: plasma AIF (blood / (1 − Hct)), the old default bounds
+  (``PREVIOUS_BOUNDS``; the default is NIH_BOUNDS since), raw curves;
 * H5  pre-foot baselines of AIF and tissue removed (``foot`` from the .mat file), as NIH does;
   H5b NIH's table AIF: frames from ``foot`` on (NIH's ``foot`` counts the pre-bolus frames),
   minus the AIF's value there (:func:`qperfusion.kinetics.btex.nih_inputs`); and with ``foot``
@@ -58,6 +59,9 @@ from qperfusion.kinetics._btex_solver import btex_curves_batch
 from qperfusion.kinetics.btex import _SCALE, NIH_BOUNDS, NIH_SEGMENTS, BTEXModel, nih_inputs
 
 HCT = 0.42
+#: BTEX's default bounds until NIH_BOUNDS replaced them (internal units), for rows P0 and H5
+PREVIOUS_BOUNDS = {"fp": (0.05 / 60, 6.0 / 60), "ps": (0.05 / 60, 3.0 / 60), "vp": (0.02, 0.10),
+                   "ve": (0.05, 0.50), "delay": (0.0, 2.5)}
 DATA = Path(__file__).parents[1] / "tests" / "data"
 NAMES = ("fp", "ps", "vp", "ve", "delay")
 # NIH's look-up-table grid (mL/min/mL, fractions), matlab_mrrecon driver of gadgetron_QPerf_mapping
@@ -265,10 +269,11 @@ def main() -> None:
           f"{foot} (1-based), peak index {ip}, FWHM {fwhm:.2f} s, valley index {valley}")
     print("flows in NIH's convention: blood-AIF flow = our Fp/(1 − Hct), mL/min/mL")
     bench.header()
-    f0 = bench.fit("P0  product: plasma AIF, default bounds, raw curves", baseline=False)
+    f0 = bench.fit("P0  product before: plasma AIF, old default bounds, raw curves",
+                   baseline=False, bounds=PREVIOUS_BOUNDS)
     print(f"  {'    (as our plasma Fp: pixel median':<60} {np.median(f0) * (1 - HCT):15.2f}; "
           f"as mbf_ml_min_g: {np.median(f0) / 1.05:.2f})")
-    bench.fit("H5  + pre-foot baselines removed")
+    bench.fit("H5  + pre-foot baselines removed", bounds=PREVIOUS_BOUNDS)
     bench.fit("H1a + NIH grid bounds on the blood-AIF parameters", blood=True,
               bounds=NIH_BOUNDS)
     bench.fit("H1b + NIH grid bounds on the plasma-AIF parameters", bounds=NIH_BOUNDS)

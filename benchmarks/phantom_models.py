@@ -93,6 +93,8 @@ def _configs() -> dict[str, tuple[str, dict[str, Any]]]:
     return {
         "btex-nih": ("btex", nih),
         "btex": ("btex", {}),
+        # NIH's grid as bounds, plug flow (7x faster than 20 segments)
+        "btex-nihb": ("btex", {"bounds": NIH_BOUNDS}),
         "2cxm": ("2cxm", {}),
         "fermi": ("fermi", {}),
         # the 2CXM's first pass (KL denoising of each slice's curves) before the NIH BTEX fit

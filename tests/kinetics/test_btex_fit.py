@@ -21,12 +21,13 @@ PLASMA_AIF = BLOOD_AIF / (1 - HCT)
 
 
 def _truth(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Parameters inside the default (NIH grid) bounds."""
     rng = np.random.default_rng(seed)
     return {
         "fp": rng.uniform(0.8, 5.0, n) / 60,
         "ps": rng.uniform(0.5, 2.5, n) / 60,
-        "vp": rng.uniform(0.03, 0.09, n),
-        "ve": rng.uniform(0.1, 0.4, n),
+        "vp": rng.uniform(0.045, 0.095, n),
+        "ve": rng.uniform(0.12, 0.4, n),
         "delay": rng.uniform(0.0, 2.0, n),
     }
 
