@@ -56,8 +56,18 @@ def test_no_stress_is_indeterminate_and_options():
     assert classify_segment(1.7, 3.0, t) == "normal"
     assert classify_segment(3.0, 0.9, t) == "abnormal"
     assert classify_segment(None, 0.9, t) == "abnormal"
-    assert t.flow_key == "fp_ml_min_g"
+    assert Thresholds(flow="fp").flow_key == "fp_ml_min_g"
     assert Thresholds(flow="mbf").flow_key == "mbf_ml_min_g"
+
+
+def test_auto_flow_takes_the_models_convention():
+    # the flow that reads on the NIH map's scale (tests/kinetics/test_flow_scale.py)
+    assert Thresholds().for_model("2cxm").flow_key == "fp_ml_min_g"
+    for model in ("btex", "fermi", "modelfree", "2cum"):
+        assert Thresholds().for_model(model).flow_key == "mbf_ml_min_g"
+    assert Thresholds(flow="fp").for_model("btex").flow == "fp"  # the user's choice stands
+    with pytest.raises(QPerfusionError, match="for_model"):
+        _ = Thresholds().flow_key
 
 
 def test_threshold_validation_lists_valid_names():

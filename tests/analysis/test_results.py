@@ -40,7 +40,7 @@ def _state(mbf_per_segment: dict[int, float], hct: float = 0.42, missing=()):
     return segment_statistics(maps, labels, layers)
 
 
-def _study(stress_vals, rest_vals, **kw):
+def _study(stress_vals, rest_vals, model="2cxm", **kw):
     states = {}
     if stress_vals is not None:
         states["stress"] = StateSummary(
@@ -48,7 +48,7 @@ def _study(stress_vals, rest_vals, **kw):
             qc=[QCFlag("AIF_SATURATION", "warning", "AIF peak may be saturated.", "aif")])
     if rest_vals is not None:
         states["rest"] = StateSummary(_state(rest_vals), aif_peak_mM=4.0)
-    return build_results(states, model="btex", **kw)
+    return build_results(states, model=model, **kw)
 
 
 def test_fixed_keys_and_values():
@@ -81,8 +81,12 @@ def test_fixed_keys_and_values():
     assert cls["1"] == "borderline"  # Fp 1.74 < 2.0 although MPR is 3
     assert r["findings"]["ischemic_segments"] == [7, 13]
     assert r["findings"]["basis"] == "mpr_and_stress_flow"
-    assert r["findings"]["flow_convention"] == "fp"
+    assert r["findings"]["flow_convention"] == "fp"  # the 2CXM's flow on the NIH scale
     json.dumps(r, allow_nan=False)
+    # BTEX's blood flow reads on the NIH scale: segment 1 (MBF 3.0) is normal with it
+    r = _study(stress, rest, model="btex")
+    assert r["findings"]["flow_convention"] == "mbf"
+    assert r["findings"]["classification"]["1"] == "normal"
 
 
 def test_flow_convention_switch_to_blood_flow():
@@ -148,7 +152,7 @@ def test_missing_flow_map_for_the_convention_raises():
     labels = np.ones((1, 4, 4), np.uint8)
     st = segment_statistics({"mbf_ml_min_g": np.full((1, 4, 4), 2.0)}, labels)
     with pytest.raises(QPerfusionError, match="fp_ml_min_g"):
-        build_results({"stress": StateSummary(st)}, model="fermi")
+        build_results({"stress": StateSummary(st)}, model="2cxm")
     r = build_results({"stress": StateSummary(st)}, model="fermi",
                       thresholds=Thresholds(flow="mbf"))
     assert r["findings"]["classification"]["1"] == "normal"

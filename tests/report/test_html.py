@@ -56,8 +56,9 @@ def test_content_findings_qc_convention(rendered):
     assert "14 (apical septal)" in html
     assert "The AIF peak is flat over 3 frames" in html  # QC flag in plain words
     assert "WARNING" in html.upper()
-    assert "plasma flow Fp" in html  # which flow the stress threshold uses
-    assert "borderline if stress Fp &lt;" in html
+    # which flow the stress threshold uses: Fermi's blood flow reads on the NIH scale
+    assert "blood flow Fb (MBF)" in html
+    assert "borderline if stress MBF &lt;" in html
     assert "1.5" in html
     assert "Field strength" in html
     g = results["states"]["stress"]["global_mbf_ml_min_g"]

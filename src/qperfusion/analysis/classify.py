@@ -7,9 +7,12 @@ Rules (defaults; every threshold is an option of :class:`Thresholds`):
 * ``normal``     — otherwise;
 * ``indeterminate`` — the values needed are missing (NaN) or there is no stress state.
 
-The stress-flow threshold of 2.0 mL/min/g comes from the NIH BTEX work whose maps are
-numerically plasma flow (see validation/README.md and DESIGN.md "Flow convention"), so by
-default it is compared with **Fp** (``fp_ml_min_g``); ``flow="mbf"`` compares blood flow.
+The stress-flow threshold of 2.0 mL/min/g comes from the NIH BTEX work (maps validated against
+PET). Which of a model's flows reads on that scale was measured on the real NIH stress patch
+against its published map (benchmarks/flow_scale.py): blood flow (``mbf_ml_min_g``) for BTEX,
+Fermi, model-free and 2CUM, plasma flow (``fp_ml_min_g``) for the 2CXM, whose blood flow reads
+1.6× the map. The default ``flow="auto"`` takes each model's ``threshold_flow``
+(:mod:`qperfusion.kinetics.base`); ``"fp"`` or ``"mbf"`` force one.
 With a stress state only, segments are classified on stress flow alone (MPR rules skipped);
 with a rest state only (or an unspecified state) nothing is classified.
 """
@@ -17,13 +20,14 @@ with a rest state only (or an unspecified state) nothing is classified.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from qperfusion.errors import QPerfusionError
 
 __all__ = [
+    "AUTO_FLOW",
     "CLASSES",
     "FLOW_CONVENTIONS",
     "Thresholds",
@@ -42,6 +46,10 @@ FLOW_CONVENTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+#: ``Thresholds.flow`` value that takes the kinetic model's own convention.
+AUTO_FLOW = "auto"
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Classification thresholds.
@@ -56,20 +64,22 @@ class Thresholds:
         Stress flow below this (mL/min/g) makes a segment at least borderline.
     stress_flow_abnormal_ml_min_g : float or None
         Stress flow below this is abnormal; None (default) disables the rule.
-    flow : {"fp", "mbf"}
-        Which flow the stress thresholds apply to (a key of :data:`FLOW_CONVENTIONS`).
+    flow : {"auto", "fp", "mbf"}
+        Which flow the stress thresholds apply to: a key of :data:`FLOW_CONVENTIONS`, or
+        ``"auto"`` (default) for the model's own (:meth:`for_model` resolves it).
     """
 
     mpr_abnormal: float = 1.5
     mpr_borderline: float = 2.0
     stress_flow_borderline_ml_min_g: float = 2.0
     stress_flow_abnormal_ml_min_g: float | None = None
-    flow: str = "fp"
+    flow: str = AUTO_FLOW
 
     def __post_init__(self) -> None:
-        if self.flow not in FLOW_CONVENTIONS:
+        if self.flow != AUTO_FLOW and self.flow not in FLOW_CONVENTIONS:
             raise QPerfusionError(
-                f"unknown flow convention {self.flow!r}; choose one of {sorted(FLOW_CONVENTIONS)}"
+                f"unknown flow convention {self.flow!r}; choose one of "
+                f"{[AUTO_FLOW, *sorted(FLOW_CONVENTIONS)]}"
             )
         if self.mpr_abnormal > self.mpr_borderline:
             raise QPerfusionError(
@@ -77,14 +87,29 @@ class Thresholds:
                 f"mpr_borderline ({self.mpr_borderline})"
             )
 
+    def for_model(self, model: str) -> Thresholds:
+        """These thresholds with ``flow="auto"`` resolved to ``model``'s ``threshold_flow``."""
+        if self.flow != AUTO_FLOW:
+            return self
+        from qperfusion.kinetics.registry import get_model
+
+        return replace(self, flow=get_model(model).threshold_flow)
+
     @property
     def flow_key(self) -> str:
         """Segment statistic the stress-flow thresholds apply to (e.g. ``"fp_ml_min_g"``)."""
-        return FLOW_CONVENTIONS[self.flow][0]
+        return self._convention()[0]
 
     @property
     def flow_description(self) -> str:
-        return FLOW_CONVENTIONS[self.flow][1]
+        return self._convention()[1]
+
+    def _convention(self) -> tuple[str, str]:
+        if self.flow == AUTO_FLOW:
+            raise QPerfusionError(
+                'flow="auto" depends on the kinetic model: call Thresholds.for_model(model)'
+            )
+        return FLOW_CONVENTIONS[self.flow]
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -135,7 +135,8 @@ def build_results(
     """
     from qperfusion import __version__
 
-    t = thresholds or Thresholds()
+    # flow="auto": the threshold applies to the flow of this model that reads on its scale
+    t = (thresholds or Thresholds()).for_model(model)
     out: dict[str, Any] = {
         "qperfusion_version": version or __version__,
         "model": model,

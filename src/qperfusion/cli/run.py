@@ -27,10 +27,12 @@ def threshold_options(f):  # type: ignore[no-untyped-def]
                      help="MPR below this is borderline."),
         click.option("--stress-flow-threshold", type=float, default=2.0, show_default=True,
                      help="Stress flow (mL/min/g) below this is borderline."),
-        click.option("--flow-convention", type=click.Choice(["fp", "mbf"]), default="fp",
-                     show_default=True,
-                     help="Which stress flow the threshold applies to: plasma Fp (as the NIH "
-                          "BTEX normal values) or blood MBF."),
+        click.option("--flow-convention", type=click.Choice(["auto", "fp", "mbf"]),
+                     default="auto", show_default=True,
+                     help="Which stress flow the threshold applies to: the model's own (auto: "
+                          "the flow that reads on the NIH BTEX scale the threshold comes from, "
+                          "plasma Fp for 2CXM, blood MBF for the others), plasma Fp or blood "
+                          "MBF."),
     ]
     for opt in reversed(opts):
         f = opt(f)

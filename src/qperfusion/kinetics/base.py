@@ -21,6 +21,11 @@ and its pure forward function(s). To plug a model in:
                        (``"fb"`` for a blood AIF, ``"fp"`` for a plasma AIF), or ``None`` for
                        models without a flow (their MBF is NaN).
    ``reference``       the paper and DOI.
+   ``threshold_flow``  optional, default ``"mbf"``: which of the model's flows reads on the
+                       scale of the NIH BTEX maps (validated against PET) that the published
+                       stress-flow threshold of 2.0 mL/min/g comes from — ``"mbf"`` (blood
+                       flow) or ``"fp"`` (plasma flow). The classification uses it unless the
+                       user picks a convention (``Thresholds(flow=...)``).
 
 2. Implement the batched entry point
 
@@ -160,6 +165,11 @@ class KineticModel(ABC):
     aif_kind: ClassVar[AifKind]
     flow_param: ClassVar[str | None]
     reference: ClassVar[str]
+    #: flow on the NIH-map scale of the stress threshold (see the module docstring). Measured on
+    #: the NIH stress patch against its published map, pixel medians of blood flow per mL
+    #: (benchmarks/flow_scale.py): Fermi 0.97, BTEX 0.88, model-free 0.86, 2CUM 1.20 — and
+    #: 2CXM 1.58, whose plasma flow reads 0.91 instead (so 2CXM sets "fp").
+    threshold_flow: ClassVar[str] = "mbf"
 
     @abstractmethod
     def fit_batch(

@@ -129,6 +129,9 @@ class TCXMModel(ParametricModel):
     }
     aif_kind = "plasma"
     flow_param = "fp"
+    # on the NIH stress patch the 2CXM's blood flow reads 1.58x the published BTEX map and its
+    # plasma flow 0.91x: the stress threshold is compared with Fp (kinetics/base.py)
+    threshold_flow = "fp"
     reference = "Sourbron & Buckley, NMR Biomed 2013;26:1004, doi:10.1002/nbm.2940"
     model_id = MODEL_2CXM
     # start shapes: plasma transit vp/fp (s), extraction-like ps/fp, interstitial time ve/ps (s);
