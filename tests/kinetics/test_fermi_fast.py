@@ -218,3 +218,38 @@ def test_zero_lower_bounds_still_fit():
 def test_non_positive_alpha_or_beta_bounds_raise(bad):
     with pytest.raises(FitInputError, match="must be > 0"):
         kinetics.fit("fermi", np.zeros((2, T.size)), aif=AIF, times=T, bounds=bad)
+
+
+def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
+    # samples a whole number of fine steps apart: convolution and read as one dot product with
+    # the AIF read through the cubic; the same model and Jacobian as the general path,
+    # including samples before the grid, at its end and past it
+    pb = problem(np.zeros((1, T.size)))
+    a = np.ascontiguousarray(pb.fine_aif[::2])
+    h = 2 * pb.fine_dt
+    t_rel = T - pb.fine_t0
+    step = ff._uniform_step(t_rel, h)
+    assert step == 2
+    assert ff._uniform_step(t_rel + np.linspace(0, 0.01, T.size), h) == 0
+    arev = a[::-1].copy()
+    arevp = np.concatenate([arev, np.zeros(3)])
+    m0 = int(np.argmax(a != 0))
+    w = ff._work(a.size, T.size)
+    wu = ff._work(a.size, T.size, 3 * step + 8)
+    for x in (
+        [0.02, np.log(0.3), np.log(0.05), 0.8],
+        [0.04, np.log(0.06), np.log(80.0), -1.7],
+        [0.03, np.log(2.0), np.log(1e-3), 7.9],
+        [0.03, np.log(0.5), np.log(1.0), -9.6],
+        [0.03, np.log(0.5), np.log(1.0), -10.3],
+        [0.03, np.log(0.5), np.log(1.0), 30.2],
+    ):
+        x = np.array(x)
+        ff._value(x, t_rel, arev, m0, h, w.r, w.y, w.iq, w.wv, w.wd, w.m)
+        ff._jacobian(x, w.y, w.m, arev, m0, h, w.r, w.ra, w.rb, w.ya, w.yb, w.iq, w.wv, w.wd, w.jac)
+        ff._value_u(x, t_rel, step, arev, arevp, m0, h, wu.r, wu.bd, wu.cw, wu.m)
+        ff._jacobian_u(x, wu.m, t_rel, step, arev, m0, h, wu.r, wu.ra, wu.rb, wu.bd, wu.cw, wu.jac)
+        np.testing.assert_allclose(wu.m, w.m, rtol=0, atol=1e-13 * np.abs(w.m).max())
+        for k in range(4):
+            scale = np.abs(w.jac[k]).max()
+            np.testing.assert_allclose(wu.jac[k], w.jac[k], rtol=0, atol=1e-12 * scale)

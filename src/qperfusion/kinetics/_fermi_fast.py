@@ -54,42 +54,50 @@ __all__ = [
 _Work = namedtuple(
     "_Work",
     "r ra rb y ya yb yt m mt iq iqt wv wvt wd wdt jac jtj sys grad gsys xt delta idx damped "
-    "low z res",
+    "low z res bd bdt cw",
 )
 _CHUNK = 32  # curves per work unit of the parallel loop (work arrays allocated per chunk)
 # longest LM step in each of (Fb, ln α, ln β, delay)
 _MAX_STEP = np.array([np.inf, 1.0, 2.0, 1.0])
 # reassociation lets the dot products vectorise; no NaN/inf assumptions (bad values stay NaN)
 _FAST = {"reassoc", "contract", "nsz"}
+_UNIFORM = True
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FAST)
 def _residue(la, lb, h, r, ra, rb, deriv):
     """Unit-flow Fermi residue ``(1 + β) / (1 + β e^{α t_j})`` on ``t_j = j h`` and, when
-    ``deriv``, its derivatives with respect to ``ln α`` and ``ln β``."""
+    ``deriv``, its derivatives with respect to ``ln α`` and ``ln β``.
+
+    ``β e^{α t_j}`` is a running product (one exponential per call) written into ``r`` first;
+    the divisions then run in a separate loop without a loop-carried dependency, which
+    vectorises (one reciprocal per node serves the residue and both derivatives).
+    """
     g = r.size
     alpha = math.exp(la)
     beta = math.exp(lb)
     q = math.exp(alpha * h)
     c1 = 1.0 + beta
-    wb = beta / c1
-    e = 1.0
+    e = beta
     for j in range(g):
-        be = beta * e
-        if be < 1e300:
-            den = 1.0 + be
-            rj = c1 / den
+        r[j] = e
+        e *= q
+    if deriv:
+        wb = beta / c1
+        ah = alpha * h
+        for j in range(g):
+            be = r[j]
+            ok = be < 1e300  # past that e^{α t} overflowed: the residue is 0 from here on
+            inv = 1.0 / (1.0 + be)
+            rj = c1 * inv if ok else 0.0
+            s = be * inv
+            ra[j] = -rj * s * (ah * j) if ok else 0.0  # α ∂R/∂α
+            rb[j] = rj * (wb - s) if ok else 0.0  # β ∂R/∂β
             r[j] = rj
-            if deriv:
-                s = be / den
-                ra[j] = -rj * s * alpha * h * j  # α ∂R/∂α
-                rb[j] = rj * (wb - s)  # β ∂R/∂β
-            e *= q
-        else:  # e^{α t} overflowed: the residue is 0 from here on
-            r[j] = 0.0
-            if deriv:
-                ra[j] = 0.0
-                rb[j] = 0.0
+    else:
+        for j in range(g):
+            be = r[j]
+            r[j] = c1 / (1.0 + be) if be < 1e300 else 0.0
 
 
 @njit(cache=True, fastmath=_FAST)
@@ -252,6 +260,26 @@ def _read(y, iq, w, scale, out):
 
 
 @njit(cache=True)
+def _read3(ya, yb, y, iq, wv, wd, scale, jac):
+    """Jacobian rows 1–3: ``scale ×`` the reads of ``ya`` and ``yb`` with weights ``wv`` and
+    of ``y`` with ``wd`` (one pass: the nodes are clipped once)."""
+    g = y.size
+    for i in range(iq.size):
+        q = iq[i]
+        qm = q - 1 if q >= 1 else 0
+        qp = q + 2 if q + 2 < g else g - 1
+        w0 = wv[0, i]
+        w1 = wv[1, i]
+        w2 = wv[2, i]
+        w3 = wv[3, i]
+        jac[1, i] = scale * (w0 * ya[qm] + w1 * ya[q] + w2 * ya[q + 1] + w3 * ya[qp])
+        jac[2, i] = scale * (w0 * yb[qm] + w1 * yb[q] + w2 * yb[q + 1] + w3 * yb[qp])
+        jac[3, i] = scale * (
+            wd[0, i] * y[qm] + wd[1, i] * y[q] + wd[2, i] * y[q + 1] + wd[3, i] * y[qp]
+        )
+
+
+@njit(cache=True)
 def _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, m):
     """Unit-flow model ``m`` (the curve for Fb = 1) at the samples for ``x``; also leaves the
     fine curve in ``y`` and the read weights at ``x``'s delay in ``iq``, ``wv``, ``wd``."""
@@ -268,9 +296,230 @@ def _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac):
     _residue(x[1], x[2], h, r, ra, rb, True)
     _conv2(arev, m0, ra, rb, h, ya, yb)
     jac[0, :] = m
-    _read(ya, iq, wv, x[0], jac[1])
-    _read(yb, iq, wv, x[0], jac[2])
-    _read(y, iq, wd, x[0], jac[3])
+    _read3(ya, yb, y, iq, wv, wd, x[0], jac)
+
+
+@njit(cache=True)
+def _uniform_step(t_rel, h):
+    """Sample spacing in fine steps when every ``t_rel[i] = t_rel[0] + i s h`` (to 1e-9 s) for
+    an integer ``s ≥ 1``, else 0."""
+    n = t_rel.size
+    if n < 2:
+        return 0
+    s = round((t_rel[1] - t_rel[0]) / h)
+    if s < 1:
+        return 0
+    for i in range(n):
+        if abs(t_rel[i] - t_rel[0] - i * s * h) > 1e-9:
+            return 0
+    return s
+
+
+@njit(cache=True)
+def _cubic(f, inv_h, c, d):
+    """Catmull-Rom weights ``c`` of nodes ``q−1 .. q+2`` at fraction ``f`` and ``d`` those of
+    the ``delay`` derivative (``−(1/h) d/df``), as in :func:`_read_weights`."""
+    f2 = f * f
+    f3 = f2 * f
+    c[0] = 0.5 * (-f + 2.0 * f2 - f3)
+    c[1] = 1.0 + 0.5 * (-5.0 * f2 + 3.0 * f3)
+    c[2] = 0.5 * (f + 4.0 * f2 - 3.0 * f3)
+    c[3] = 0.5 * (f3 - f2)
+    d[0] = -0.5 * inv_h * (-1.0 + 4.0 * f - 3.0 * f2)
+    d[1] = -0.5 * inv_h * (-10.0 * f + 9.0 * f2)
+    d[2] = -0.5 * inv_h * (1.0 + 8.0 * f - 9.0 * f2)
+    d[3] = -0.5 * inv_h * (3.0 * f2 - 2.0 * f)
+
+
+@njit(cache=True, fastmath=_FAST)
+def _taps(arevp, c, d, g, bv, bd):
+    """The AIF read through the cubic, reversed: ``bv[i] = Σ_p c_p arev[i + 3 − p]`` (and
+    ``bd`` with ``d``) for ``i < g``; ``arevp`` is the reversed AIF padded with 3 zeros."""
+    c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
+    d0, d1, d2, d3 = d[0], d[1], d[2], d[3]
+    for i in range(g):
+        a0 = arevp[i]
+        a1 = arevp[i + 1]
+        a2 = arevp[i + 2]
+        a3 = arevp[i + 3]
+        bv[i] = c0 * a3 + c1 * a2 + c2 * a1 + c3 * a0
+        bd[i] = d0 * a3 + d1 * a2 + d2 * a1 + d3 * a0
+
+
+@njit(cache=True)
+def _ynode(arev, m0, r, h, n):
+    """Node ``n`` of the trapezoidal convolution of :func:`_conv`."""
+    g = r.size
+    w = arev[g - 1 - n :]
+    acc = 0.0
+    for k in range(n + 1 - m0):
+        acc += r[k] * w[k]
+    return h * (acc - 0.5 * arev[g - 1] * r[n] - 0.5 * w[0] * r[0])
+
+
+@njit(cache=True)
+def _end_read(arev, m0, r, h, q, f, deriv):
+    """Read (``deriv``: its ``delay`` derivative) at ``u = q + f`` of the convolution of ``r``
+    for the samples that :func:`_read_uniform` leaves out: ``q ≥ g − 2`` or ``u ≥ g − 1``."""
+    g = r.size
+    u = q + f
+    if u >= g - 1.0:
+        return 0.0 if deriv else _ynode(arev, m0, r, h, g - 1)
+    f2 = f * f
+    f3 = f2 * f
+    if deriv:
+        inv_h = 1.0 / h
+        w0 = -0.5 * inv_h * (-1.0 + 4.0 * f - 3.0 * f2)
+        w1 = -0.5 * inv_h * (-10.0 * f + 9.0 * f2)
+        w2 = -0.5 * inv_h * (1.0 + 8.0 * f - 9.0 * f2)
+        w3 = -0.5 * inv_h * (3.0 * f2 - 2.0 * f)
+    else:
+        w0 = 0.5 * (-f + 2.0 * f2 - f3)
+        w1 = 1.0 + 0.5 * (-5.0 * f2 + 3.0 * f3)
+        w2 = 0.5 * (f + 4.0 * f2 - 3.0 * f3)
+        w3 = 0.5 * (f3 - f2)
+    # q = g − 2: node q + 2 is past the grid, the last node is repeated
+    out = w0 * _ynode(arev, m0, r, h, q - 1) + w1 * _ynode(arev, m0, r, h, q)
+    return out + (w2 + w3) * _ynode(arev, m0, r, h, q + 1)
+
+
+@njit(cache=True)
+def _uniform_span(t0, delay, step, h, g, n_t):
+    """For samples ``t_i = t0 + i step h``: base node ``q0`` and fraction ``f`` of sample 0
+    (``u_i = q0 + i step + f``), the first sample after the grid start (``u > 0``) and the
+    first one the convolution shortcut leaves out (``q ≥ g − 2``)."""
+    u0 = (t0 - delay) / h
+    if not math.isfinite(u0):
+        return 0, 0.0, n_t, n_t  # a NaN delay reads 0 (as _read_weights)
+    fq = math.floor(u0)
+    f = u0 - fq
+    q0 = int(fq)
+    i0 = 0
+    while i0 < n_t and not q0 + i0 * step + f > 0.0:
+        i0 += 1
+    i1 = i0
+    while i1 < n_t and q0 + i1 * step <= g - 3:
+        i1 += 1
+    return q0, f, i0, i1
+
+
+@njit(cache=True, fastmath=_FAST)
+def _read_uniform(r, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
+    """``out[i] = h [Σ_k r_k B[q_i + 2 − k] − ½ (a_0 ρ_i + r_0 B[q_i + 2])]`` for ``i0 ≤ i <
+    i1``: the cubic read at ``u_i = q_i + f`` of the trapezoidal convolution of ``r``, taken
+    as one dot product with the AIF read through the same cubic (``bv``: ``B`` reversed,
+    :func:`_taps`; ``ρ_i`` the cubic read of ``r`` itself, ``f_c`` its weights). Half the
+    multiply-adds of a full convolution and the read in one, four samples at a time."""
+    g = r.size
+    c0, c1, c2, c3 = f_c[0], f_c[1], f_c[2], f_c[3]
+    r0 = r[0]
+    i = i0
+    while i < i1:
+        nb = min(4, i1 - i)
+        q = q0 + i * step
+        # views: index k ≥ 0 needs no wraparound check, so the loops vectorise
+        w0 = bv[g - 3 - q :]
+        if nb == 4:
+            w1 = bv[g - 3 - q - step :]
+            w2 = bv[g - 3 - q - 2 * step :]
+            w3 = bv[g - 3 - q - 3 * step :]
+            # one loop over the longest of the 4 dot products: the terms past a shorter one's
+            # end are exact zeros (``bv`` is 0 before the bolus and in its padding)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for k in range(q + 3 * step + 3 - m0):
+                rk = r[k]
+                s0 += rk * w0[k]
+                s1 += rk * w1[k]
+                s2 += rk * w2[k]
+                s3 += rk * w3[k]
+            for b in range(4):
+                qb = q + b * step
+                rm = r[qb - 1] if qb >= 1 else 0.0
+                rho = c0 * rm + c1 * r[qb] + c2 * r[qb + 1] + c3 * r[qb + 2]
+                out[i + b] = -0.5 * h * (a0 * rho + r0 * bv[g - 3 - qb])
+            out[i] += h * s0
+            out[i + 1] += h * s1
+            out[i + 2] += h * s2
+            out[i + 3] += h * s3
+            i += 4
+        else:
+            acc = 0.0
+            for k in range(q + 3 - m0):
+                acc += r[k] * w0[k]
+            rm = r[q - 1] if q >= 1 else 0.0
+            rho = c0 * rm + c1 * r[q] + c2 * r[q + 1] + c3 * r[q + 2]
+            out[i] = h * (acc - 0.5 * (a0 * rho + r0 * w0[0]))
+            i += 1
+
+
+@njit(cache=True)
+def _value_u(x, t_rel, step, arev, arevp, m0, h, r, bb, cw, m):
+    """:func:`_value` for samples ``step`` fine nodes apart (:func:`_read_uniform`); leaves the
+    AIF read through the cubic at ``x``'s delay and its derivative in ``bv``, ``bd``."""
+    g = r.size
+    n_t = t_rel.size
+    _residue(x[1], x[2], h, r, r, r, False)
+    q0, f, i0, i1 = _uniform_span(t_rel[0], x[3], step, h, g, n_t)
+    _cubic(f, 1.0 / h, cw[0], cw[1])
+    bv = bb[0]
+    _taps(arevp, cw[0], cw[1], g, bv, bb[1])
+    for i in range(i0):
+        m[i] = 0.0
+    _read_uniform(r, bv, m0, h, arev[g - 1], q0, step, cw[0], i0, i1, m)
+    for i in range(i1, n_t):
+        m[i] = _end_read(arev, m0, r, h, q0 + i * step, f, False)
+
+
+@njit(cache=True)
+def _jacobian_u(x, m, t_rel, step, arev, m0, h, r, ra, rb, bb, cw, jac):
+    """:func:`_jacobian` for samples ``step`` fine nodes apart (``bv``, ``bd`` at ``x``'s
+    delay, from :func:`_value_u`)."""
+    g = r.size
+    n_t = t_rel.size
+    _residue(x[1], x[2], h, r, ra, rb, True)
+    q0, f, i0, i1 = _uniform_span(t_rel[0], x[3], step, h, g, n_t)
+    _cubic(f, 1.0 / h, cw[0], cw[1])
+    a0 = arev[g - 1]
+    bv = bb[0]
+    bd = bb[1]
+    jac[0, :] = m
+    for i in range(i0):
+        jac[1, i] = 0.0
+        jac[2, i] = 0.0
+        jac[3, i] = 0.0
+    _read_uniform(ra, bv, m0, h, a0, q0, step, cw[0], i0, i1, jac[1])
+    _read_uniform(rb, bv, m0, h, a0, q0, step, cw[0], i0, i1, jac[2])
+    _read_uniform(r, bd, m0, h, a0, q0, step, cw[1], i0, i1, jac[3])
+    for i in range(i1, n_t):
+        q = q0 + i * step
+        jac[1, i] = _end_read(arev, m0, ra, h, q, f, False)
+        jac[2, i] = _end_read(arev, m0, rb, h, q, f, False)
+        jac[3, i] = _end_read(arev, m0, r, h, q, f, True)
+    fb = x[0]
+    for u in range(1, 4):
+        for i in range(n_t):
+            jac[u, i] *= fb
+
+
+@njit(cache=True)
+def _val(x, t_rel, step, arev, arevp, m0, h, r, y, iq, wv, wd, bd, cw, m):
+    """The unit-flow model at ``x``: :func:`_value_u` when ``step`` > 0, else :func:`_value`."""
+    if step > 0:
+        _value_u(x, t_rel, step, arev, arevp, m0, h, r, bd, cw, m)
+    else:
+        _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, m)
+
+
+@njit(cache=True)
+def _jac(x, y, m, t_rel, step, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, bd, cw, jac):
+    """The Jacobian at ``x``: :func:`_jacobian_u` when ``step`` > 0, else :func:`_jacobian`."""
+    if step > 0:
+        _jacobian_u(x, m, t_rel, step, arev, m0, h, r, ra, rb, bd, cw, jac)
+    else:
+        _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac)
 
 
 @njit(cache=True)
@@ -295,7 +544,7 @@ def _normal(jac, c, m, fb, res, jtj, grad):
 
 
 @njit(cache=True)
-def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
+def _lm(c, x, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
     """Levenberg–Marquardt for one curve with ``Fb`` eliminated (variable projection).
 
     Marquardt scaling, an active set on the bounds, steps capped by ``_MAX_STEP``, and a stop
@@ -321,7 +570,8 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
         w.z,
         w.res,
     )
-    _value(x, t_rel, arev, m0, h, r, y, iq, wv, wd, m)
+    bd, bdt, cw = w.bd, w.bdt, w.cw
+    _val(x, t_rel, step, arev, arevp, m0, h, r, y, iq, wv, wd, bd, cw, m)
     # Fb is the least-squares amplitude of every trial shape (variable projection)
     vp = free[0]
     if vp:
@@ -333,7 +583,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
     lam = 1e-3
     fresh = False  # is the Jacobian at x?
     for _ in range(max_iter):
-        _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac)
+        _jac(x, y, m, t_rel, step, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, bd, cw, jac)
         fresh = True
         _normal(jac, c, m, x[0], res, jtj, grad)
         # the system of the shape parameters: with Fb projected out (Kaufman), the Schur
@@ -392,7 +642,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
             for q in range(nf):
                 k = idx[q]
                 xt[k] = min(max(x[k] + delta[q], lo[k]), hi[k])
-            _value(xt, t_rel, arev, m0, h, r, yt, iqt, wvt, wdt, mt)
+            _val(xt, t_rel, step, arev, arevp, m0, h, r, yt, iqt, wvt, wdt, bdt, cw, mt)
             if vp:
                 xt[0] = _amplitude(c, mt, lo[0], hi[0])
             fbt = xt[0]
@@ -407,6 +657,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
                 iq, iqt = iqt, iq
                 wv, wvt = wvt, wv
                 wd, wdt = wdt, wd
+                bd, bdt = bdt, bd
                 sse = snew
                 lam = max(lam * 0.3, 1e-9)
                 improved = True
@@ -419,7 +670,7 @@ def _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
             break
     # SDs from the full Jacobian at the solution over all free parameters: cov = s² (JᵀJ)⁻¹
     if not fresh:
-        _jacobian(x, y, m, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, jac)
+        _jac(x, y, m, t_rel, step, arev, m0, h, r, ra, rb, ya, yb, iq, wv, wd, bd, cw, jac)
         _normal(jac, c, m, x[0], res, jtj, grad)
     nf = 0
     for k in range(4):
@@ -542,7 +793,7 @@ def _first_nonzero(a):
 
 
 @njit(cache=True)
-def _work(g, n_t):
+def _work(g, n_t, pad=0):
     """Work arrays of one LM fit (fine grid ``g`` nodes, ``n_t`` samples)."""
     return _Work(
         np.empty(g), np.empty(g), np.empty(g), np.empty(g), np.empty(g), np.empty(g),
@@ -551,15 +802,15 @@ def _work(g, n_t):
         np.empty((4, n_t)), np.empty((4, n_t)), np.empty((4, n_t)), np.empty((4, 4)),
         np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4), np.empty(4),
         np.empty(4, dtype=np.int64), np.empty((4, 4)), np.zeros((4, 4)), np.empty(4),
-        np.empty(n_t),
+        np.empty(n_t), np.zeros((2, g + pad)), np.zeros((2, g + pad)), np.empty((2, 4)),
     )  # fmt: skip
 
 
 @njit(cache=True)
-def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, basis, templ, inv_norm2, lo, hi,
-               free, max_iter, tol, out_p, out_sd, out_rss):  # fmt: skip
+def _fit_chunk(k0, k1, curves, t_rel, step, arev, arevp, m0, h, start_x, basis, templ,
+               inv_norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss):  # fmt: skip
     """Start search and LM for curves ``k0 .. k1 − 1`` (one work unit of the parallel loop)."""
-    w = _work(arev.size, t_rel.size)
+    w = _work(arev.size, t_rel.size, 3 * step + 8)
     n_templ, n_b = templ.shape
     cp = np.empty(n_b, dtype=np.float32)
     x = np.empty(4)
@@ -587,7 +838,7 @@ def _fit_chunk(k0, k1, curves, t_rel, arev, m0, h, start_x, basis, templ, inv_no
         x[0] = bscale
         for k in range(4):
             x[k] = min(max(x[k], lo[k]), hi[k])
-        out_rss[j] = _lm(c, x, t_rel, arev, m0, h, lo, hi, free, max_iter, tol, sd, w)
+        out_rss[j] = _lm(c, x, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd, w)
         for k in range(4):
             out_p[j, k] = x[k]
             out_sd[j, k] = sd[k]
@@ -630,6 +881,10 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, basis, templ, lo, hi, free, ma
     n = curves.shape[0]
     m0 = _first_nonzero(a)
     arev = a[::-1].copy()
+    arevp = np.zeros(arev.size + 3)
+    arevp[: arev.size] = arev
+    # samples a whole number of fine steps apart: the convolution and the read in one
+    step = _uniform_step(t_rel, h) if _UNIFORM else 0
     templ32 = templ.astype(np.float32)
     inv_norm2 = np.zeros(templ.shape[0], dtype=np.float32)
     for t in range(templ.shape[0]):
@@ -639,8 +894,9 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, basis, templ, lo, hi, free, ma
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for q in prange(n_chunks):
         _fit_chunk(
-            q * _CHUNK, min(n, (q + 1) * _CHUNK), curves, t_rel, arev, m0, h, start_x, basis,
-            templ32, inv_norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss,
+            q * _CHUNK, min(n, (q + 1) * _CHUNK), curves, t_rel, step, arev, arevp, m0, h,
+            start_x, basis, templ32, inv_norm2, lo, hi, free, max_iter, tol, out_p, out_sd,
+            out_rss,
         )  # fmt: skip
 
 
