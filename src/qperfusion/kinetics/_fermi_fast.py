@@ -110,15 +110,6 @@ def _dot(x, y):
 
 
 @njit(cache=True, fastmath=_FAST)
-def _dot32(x, y):
-    """:func:`_dot` of float32 arrays, summed in float32 (16 lanes)."""
-    acc = np.float32(0.0)
-    for i in range(x.size):
-        acc += x[i] * y[i]
-    return acc
-
-
-@njit(cache=True, fastmath=_FAST)
 def _conv(arev, m0, r, h, y):
     """Trapezoidal convolution ``y_j = h [Σ_{k≤j} r_k a_{j−k} − ½ a_0 r_j − ½ a_j r_0]``.
 
@@ -806,13 +797,28 @@ def _work(g, n_t, pad=0):
     )  # fmt: skip
 
 
+@njit(cache=True, fastmath=_FAST)
+def _scores(cp, templ_t, out):
+    """``out = cp @ templ_t`` (float32): the templates' projections on a curve, a row of
+    ``templ_t`` (B, M) at a time, so that the lanes run over templates (no reductions)."""
+    n_b, n_m = templ_t.shape
+    for t in range(n_m):
+        out[t] = 0.0
+    for k in range(n_b):
+        ck = cp[k]
+        row = templ_t[k]
+        for t in range(n_m):
+            out[t] += ck * row[t]
+
+
 @njit(cache=True)
 def _fit_chunk(k0, k1, curves, t_rel, step, arev, arevp, m0, h, start_x, basis, templ,
                inv_norm2, lo, hi, free, max_iter, tol, out_p, out_sd, out_rss):  # fmt: skip
     """Start search and LM for curves ``k0 .. k1 − 1`` (one work unit of the parallel loop)."""
     w = _work(arev.size, t_rel.size, 3 * step + 8)
-    n_templ, n_b = templ.shape
+    n_b, n_templ = templ.shape
     cp = np.empty(n_b, dtype=np.float32)
+    score = np.empty(n_templ, dtype=np.float32)
     x = np.empty(4)
     sd = np.empty(4)
     for j in range(k0, k1):
@@ -822,11 +828,12 @@ def _fit_chunk(k0, k1, curves, t_rel, step, arev, arevp, m0, h, start_x, basis, 
         # float32 (it only picks the start: 40 % faster)
         for k in range(n_b):
             cp[k] = _dot(basis[k], c)
+        _scores(cp, templ, score)
         best = np.float32(0.0)
         bt = 0
         bscale = 0.0
         for t in range(n_templ):
-            cm = _dot32(cp, templ[t])
+            cm = score[t]
             if cm > 0.0:
                 gain = cm * cm * inv_norm2[t]
                 if gain > best:
@@ -885,7 +892,7 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, basis, templ, lo, hi, free, ma
     arevp[: arev.size] = arev
     # samples a whole number of fine steps apart: the convolution and the read in one
     step = _uniform_step(t_rel, h) if _UNIFORM else 0
-    templ32 = templ.astype(np.float32)
+    templ32 = np.ascontiguousarray(templ.T).astype(np.float32)  # (B, M): see _scores
     inv_norm2 = np.zeros(templ.shape[0], dtype=np.float32)
     for t in range(templ.shape[0]):
         nt = _dot(templ[t], templ[t])
