@@ -262,3 +262,15 @@ def test_nih_rest_patch_gives_a_plausible_rest_flow(validation_dir) -> None:
     # them still reach the Fp bound (34 % of the whole ring)
     assert 0.4 < np.median(fit.params["fp"] * 60.0) < 1.0
     assert np.mean(fit.params["fp"] >= 0.99 * BTEXModel.default_bounds["fp"][1]) < 0.25
+
+
+def test_btex20_is_btex_with_nih_segments() -> None:
+    from qperfusion.kinetics.btex import NIH_SEGMENTS
+
+    truth = {k: v[:6] for k, v in _truth(6, seed=4).items()}
+    curves = btex_conc(T, PLASMA_AIF, **truth)
+    by_option = _fit(curves, segments=NIH_SEGMENTS)
+    by_name = kinetics.fit("btex20", curves, aif=BLOOD_AIF, times=T, hematocrit=HCT,
+                           aif_interpolation="linear")
+    np.testing.assert_allclose(by_name.mbf_ml_min_g, by_option.mbf_ml_min_g, rtol=1e-12)
+    np.testing.assert_allclose(by_name.predict(), by_option.predict(), rtol=1e-12, atol=1e-12)

@@ -16,6 +16,7 @@ __all__ = ["MODELS", "get_model"]
 _REGISTRY: dict[str, str] = {
     "fermi": "qperfusion.kinetics.fermi:FermiModel",
     "btex": "qperfusion.kinetics.btex:BTEXModel",
+    "btex20": "qperfusion.kinetics.btex:BTEX20Model",
     "2cxm": "qperfusion.kinetics.tcxm:TCXMModel",
     "2cum": "qperfusion.kinetics.tcum:TCUMModel",
     "tofts": "qperfusion.kinetics.tofts:ToftsModel",
