@@ -5,7 +5,11 @@ order everywhere is ``fp, ps, vp, ve, delay``. Bounds are enforced by projection
 set (a coordinate sitting on a bound whose gradient points outwards is frozen for the step).
 The Jacobian is by forward differences in the solution's own coordinates (two new ISF-return
 profiles per iteration instead of five) and the chain rule; the per-curve SD comes from
-``s² (JᵀJ)⁻¹`` at the solution with ``s² = RSS / (T − 5)``.
+``s² (JᵀJ)⁻¹`` at the solution with ``s² = RSS / (T − n_free)``.
+
+The model-free parts of the fit (normal equations, damped step, acceptance, SD, the batch
+driver's rows) are shared with the N-segment fit of :mod:`qperfusion.kinetics._btex_segments`,
+which brings only its own model and Jacobian.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ _REL_STEP = 1e-6  # relative difference step of γ and ki (the profile is exact 
 _SHIFT_STEP = 1e-4  # s, difference step of Tc and delay
 _LAMBDA0 = 1e-2
 _REL_GAIN = 1e-4  # stop when an iteration lowers the RSS by less than this fraction
+_MAX_TRIES = 8  # damped steps tried per iteration before giving up
 
 
 @njit(cache=True)
@@ -115,82 +120,39 @@ def _jacobian(x, f, qc, scale, out_t, times, cin, acum, grid, h, jac, buf, w, qs
         jac[i, 4] = jac[i, 4] * scale[4]
 
 
+# --- Levenberg–Marquardt steps shared with the N-segment fit (_btex_segments.py) -------------
+# Each fitter keeps only its model evaluation and Jacobian; everything below is model-free.
+
+
 @njit(cache=True)
-def _lm_one(y, x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, surv):
-    """Refine ``x`` in place; returns (rss, n_iter, sd (scaled), ok)."""
-    n_t = y.shape[0]
-    q = np.empty(grid.shape[0] + 1)  # ISF-return profile at x
-    qt = np.empty(grid.shape[0] + 1)  # … at the trial point
-    qs = np.empty(grid.shape[0] + 1)  # … scratch for the Jacobian
-    f = np.empty(n_t)
-    fn = np.empty(n_t)
-    buf = np.empty(n_t)
-    jac = np.empty((n_t, N_PARAMS))
-    jtj = np.empty((N_PARAMS, N_PARAMS))
-    g = np.empty(N_PARAMS)
-    m = np.empty((N_PARAMS, N_PARAMS))
-    rhs = np.empty(N_PARAMS)
-    d = np.empty(N_PARAMS)
-    xn = np.empty(N_PARAMS)
-    _eval(x, scale, out_t, times, cin, acum, grid, h, f, w, q, surv)
-    cost = 0.0
-    for i in range(n_t):
-        cost += (f[i] - y[i]) ** 2
-    lam = _LAMBDA0
-    n_iter = 0
-    gain = 0.0
-    for _ in range(max_iter):
-        n_iter += 1
-        _jacobian(x, f, q, scale, out_t, times, cin, acum, grid, h, jac, buf, w, qs, surv)
-        for a in range(N_PARAMS):
-            s = 0.0
-            for i in range(n_t):
-                s += jac[i, a] * (f[i] - y[i])
-            g[a] = s
-            for b in range(a + 1):
-                s = 0.0
-                for i in range(n_t):
-                    s += jac[i, a] * jac[i, b]
-                jtj[a, b] = s
-                jtj[b, a] = s
-        accepted = False
-        for _try in range(8):
-            for a in range(N_PARAMS):
-                free = not ((x[a] <= lo[a] and g[a] > 0.0) or (x[a] >= hi[a] and g[a] < 0.0))
-                for b in range(N_PARAMS):
-                    m[a, b] = jtj[a, b]
-                m[a, a] = jtj[a, a] * (1.0 + lam) + 1e-12
-                rhs[a] = -g[a]
-                if not free:
-                    for b in range(N_PARAMS):
-                        m[a, b] = 0.0
-                        m[b, a] = 0.0
-                    m[a, a] = 1.0
-                    rhs[a] = 0.0
-            if not _solve_spd(m, rhs, d):
-                lam *= 10.0
-                continue
-            for a in range(N_PARAMS):
-                xn[a] = min(max(x[a] + d[a], lo[a]), hi[a])
-            _eval(xn, scale, out_t, times, cin, acum, grid, h, fn, w, qt, surv)
-            cn = 0.0
-            for i in range(n_t):
-                cn += (fn[i] - y[i]) ** 2
-            if cn < cost:
-                gain = cost - cn
-                for a in range(N_PARAMS):
-                    x[a] = xn[a]
-                f, fn = fn, f
-                q, qt = qt, q
-                cost = cn
-                lam = max(lam / 3.0, 1e-7)
-                accepted = True
-                break
-            lam *= 4.0
-        if not accepted or gain <= _REL_GAIN * cost + 1e-300:
-            break
-    # uncertainty from the Jacobian at the solution
-    _jacobian(x, f, q, scale, out_t, times, cin, acum, grid, h, jac, buf, w, qs, surv)
+def _lm_arrays(n_t):
+    """Work arrays of one LM fit: f, fn (n_t,), jac (n_t, 5), jtj, m (5, 5), g, rhs, d, xn (5,)."""
+    return (
+        np.empty(n_t),
+        np.empty(n_t),
+        np.empty((n_t, N_PARAMS)),
+        np.empty((N_PARAMS, N_PARAMS)),
+        np.empty(N_PARAMS),
+        np.empty((N_PARAMS, N_PARAMS)),
+        np.empty(N_PARAMS),
+        np.empty(N_PARAMS),
+        np.empty(N_PARAMS),
+    )
+
+
+@njit(cache=True)
+def _sq_dist(f, y):
+    """Residual sum of squares ``Σ (f − y)²``."""
+    s = 0.0
+    for i in range(y.shape[0]):
+        s += (f[i] - y[i]) ** 2
+    return s
+
+
+@njit(cache=True)
+def _gram(jac, jtj):
+    """``jtj = Jᵀ J`` (symmetric, filled both halves)."""
+    n_t = jac.shape[0]
     for a in range(N_PARAMS):
         for b in range(a + 1):
             s = 0.0
@@ -198,7 +160,65 @@ def _lm_one(y, x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, 
                 s += jac[i, a] * jac[i, b]
             jtj[a, b] = s
             jtj[b, a] = s
-    # parameters held fixed by their bounds (low == high) are conditioned on, not estimated
+
+
+@njit(cache=True)
+def _normal_equations(jac, f, y, g, jtj):
+    """Gradient ``g = Jᵀ (f − y)`` and ``jtj = Jᵀ J`` of the half RSS."""
+    for a in range(N_PARAMS):
+        s = 0.0
+        for i in range(y.shape[0]):
+            s += jac[i, a] * (f[i] - y[i])
+        g[a] = s
+    _gram(jac, jtj)
+
+
+@njit(cache=True)
+def _damped_step(jtj, g, x, lo, hi, lam, m, rhs, d, xn):
+    """Marquardt step ``(JᵀJ + λ diag JᵀJ) d = −g`` into the trial point ``xn`` (clipped).
+
+    A coordinate on a bound whose gradient points outwards is frozen (active set). Returns
+    False, with ``xn`` untouched, when the damped matrix is not SPD (the caller raises λ).
+    """
+    for a in range(N_PARAMS):
+        free = not ((x[a] <= lo[a] and g[a] > 0.0) or (x[a] >= hi[a] and g[a] < 0.0))
+        for b in range(N_PARAMS):
+            m[a, b] = jtj[a, b]
+        m[a, a] = jtj[a, a] * (1.0 + lam) + 1e-12
+        rhs[a] = -g[a]
+        if not free:
+            for b in range(N_PARAMS):
+                m[a, b] = 0.0
+                m[b, a] = 0.0
+            m[a, a] = 1.0
+            rhs[a] = 0.0
+    if not _solve_spd(m, rhs, d):
+        return False
+    for a in range(N_PARAMS):
+        xn[a] = min(max(x[a] + d[a], lo[a]), hi[a])
+    return True
+
+
+@njit(cache=True)
+def _accept(x, xn, cost, cn, lam):
+    """Take the trial point ``xn`` into ``x``; returns (rss, λ, whether to stop).
+
+    The fit stops when the step lowered the RSS by less than ``_REL_GAIN`` of the new RSS.
+    """
+    for a in range(N_PARAMS):
+        x[a] = xn[a]
+    return cn, max(lam / 3.0, 1e-7), cost - cn <= _REL_GAIN * cn + 1e-300
+
+
+@njit(cache=True)
+def _sd_at(jac, cost, lo, hi, jtj, rhs, d):
+    """Per-parameter SD (scaled units) ``√(s² diag (JᵀJ)⁻¹)``, ``s² = RSS / (T − n_free)``.
+
+    ``jac`` is the Jacobian at the solution; ``jtj``, ``rhs``, ``d`` are scratch. Parameters
+    held fixed by their bounds (low == high) are conditioned on, not estimated: SD 0.
+    NaN where JᵀJ is singular.
+    """
+    _gram(jac, jtj)
     n_free = 0
     for a in range(N_PARAMS):
         if hi[a] > lo[a]:
@@ -209,19 +229,89 @@ def _lm_one(y, x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, 
                 jtj[b, a] = 0.0
             jtj[a, a] = 1.0
     sd = np.full(N_PARAMS, np.nan)
-    dof = max(n_t - n_free, 1)
-    s2 = cost / dof
-    col = np.empty(N_PARAMS)
+    s2 = cost / max(jac.shape[0] - n_free, 1)
     for a in range(N_PARAMS):
         if hi[a] <= lo[a]:
             sd[a] = 0.0
             continue
         for b in range(N_PARAMS):
             rhs[b] = 1.0 if a == b else 0.0
-        if _solve_spd(jtj, rhs, col):
-            sd[a] = math.sqrt(max(col[a], 0.0) * s2)
-    ok = math.isfinite(cost)
-    return cost, n_iter, sd, ok
+        if _solve_spd(jtj, rhs, d):
+            sd[a] = math.sqrt(max(d[a], 0.0) * s2)
+    return sd
+
+
+@njit(cache=True)
+def _lm_one(y, x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, surv):
+    """Refine ``x`` in place; returns (rss, n_iter, sd (scaled), ok)."""
+    q = np.empty(grid.shape[0] + 1)  # ISF-return profile at x
+    qt = np.empty(grid.shape[0] + 1)  # … at the trial point
+    qs = np.empty(grid.shape[0] + 1)  # … scratch for the Jacobian
+    buf = np.empty(y.shape[0])
+    f, fn, jac, jtj, g, m, rhs, d, xn = _lm_arrays(y.shape[0])
+    _eval(x, scale, out_t, times, cin, acum, grid, h, f, w, q, surv)
+    cost = _sq_dist(f, y)
+    lam = _LAMBDA0
+    n_iter = 0
+    for _ in range(max_iter):
+        n_iter += 1
+        _jacobian(x, f, q, scale, out_t, times, cin, acum, grid, h, jac, buf, w, qs, surv)
+        _normal_equations(jac, f, y, g, jtj)
+        stop = True
+        for _try in range(_MAX_TRIES):
+            if not _damped_step(jtj, g, x, lo, hi, lam, m, rhs, d, xn):
+                lam *= 10.0
+                continue
+            _eval(xn, scale, out_t, times, cin, acum, grid, h, fn, w, qt, surv)
+            cn = _sq_dist(fn, y)
+            if cn < cost:
+                cost, lam, stop = _accept(x, xn, cost, cn, lam)
+                f, fn = fn, f
+                q, qt = qt, q  # the profile goes with the accepted point
+                break
+            lam *= 4.0
+        if stop:
+            break
+    # uncertainty from the Jacobian at the solution
+    _jacobian(x, f, q, scale, out_t, times, cin, acum, grid, h, jac, buf, w, qs, surv)
+    return cost, n_iter, _sd_at(jac, cost, lo, hi, jtj, rhs, d), math.isfinite(cost)
+
+
+@njit(cache=True)
+def _batch_outputs(n):
+    """NaN-filled ``params`` (n, 5), ``sd`` (n, 5), ``rss`` (n,), zero ``n_iter``, false ``ok``."""
+    return (
+        np.full((n, N_PARAMS), np.nan),
+        np.full((n, N_PARAMS), np.nan),
+        np.full(n, np.nan),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=np.bool_),
+    )
+
+
+@njit(cache=True)
+def _start_row(y, x0, lo, hi, x):
+    """Start ``x0`` clipped into the bounds, into ``x``; False if ``y`` has a non-finite sample."""
+    for i in range(y.shape[0]):
+        if not math.isfinite(y[i]):
+            return False
+    for a in range(N_PARAMS):
+        x[a] = min(max(x0[a], lo[a]), hi[a])
+    return True
+
+
+@njit(cache=True)
+def _store_row(out, r, x, scale, result):
+    """Row ``r`` of the :func:`_batch_outputs` arrays from an ``_lm_one`` ``result``."""
+    params, sd, rss, n_iter, ok = out
+    cost, it, s, good = result
+    n_iter[r] = it
+    if good:
+        rss[r] = cost
+        ok[r] = True
+        for a in range(N_PARAMS):
+            params[r, a] = x[a] * scale[a]
+            sd[r, a] = s[a] * scale[a]
 
 
 @njit(cache=True, parallel=True)
@@ -236,33 +326,17 @@ def lm_batch(curves, x0, lo, hi, scale, out_t, times, cin, h, max_iter):
     acum = aif_integral(times, cin)
     grid = aif_grid(times, cin, acum, h)
     n = curves.shape[0]
-    params = np.full((n, N_PARAMS), np.nan)
-    sd = np.full((n, N_PARAMS), np.nan)
-    rss = np.full(n, np.nan)
-    n_iter = np.zeros(n, dtype=np.int64)
-    ok = np.zeros(n, dtype=np.bool_)
+    out = _batch_outputs(n)
     n_chunks = min(n, 64)
     for c in prange(n_chunks):
         w = np.empty(grid.shape[0] + 1)
         surv = np.empty(_MAX_TERMS)
         x = np.empty(N_PARAMS)
         for r in range(c, n, n_chunks):
-            finite = True
-            for i in range(curves.shape[1]):
-                if not math.isfinite(curves[r, i]):
-                    finite = False
-            if not finite:
-                continue
-            for a in range(N_PARAMS):
-                x[a] = min(max(x0[r, a], lo[a]), hi[a])
-            cost, it, s, good = _lm_one(
-                curves[r], x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w, surv
-            )
-            n_iter[r] = it
-            if good:
-                rss[r] = cost
-                ok[r] = True
-                for a in range(N_PARAMS):
-                    params[r, a] = x[a] * scale[a]
-                    sd[r, a] = s[a] * scale[a]
-    return params, sd, rss, n_iter, ok
+            if _start_row(curves[r], x0[r], lo, hi, x):
+                result = _lm_one(
+                    curves[r], x, lo, hi, scale, out_t, times, cin, acum, grid, h, max_iter, w,
+                    surv,
+                )
+                _store_row(out, r, x, scale, result)
+    return out

@@ -18,8 +18,9 @@ upwind method-of-lines solution; tests/kinetics/test_btex_solver.py). NIH's axia
 (Dp = 1e-5, Disf = 1e-6 cm²/s over L = 0.1 cm) is left out: it changes stress curves by
 ≤ 0.5 % of the peak, less than a third of the grid's own dispersion.
 
-The fit mirrors :func:`qperfusion.kinetics._btex_fit.lm_batch` (bounded Levenberg–Marquardt,
-scaled units, active set), with a finite-difference Jacobian: the Fp column comes free from
+The fit runs the Levenberg–Marquardt steps of :mod:`qperfusion.kinetics._btex_fit` (bounded,
+scaled units, active set; normal equations, damped step, acceptance and SD are shared from
+there) with its own model and a finite-difference Jacobian: the Fp column comes free from
 homogeneity (``Σ p_j ∂C/∂p_j = C`` over Fp, PS, vp, ve).
 """
 
@@ -31,18 +32,28 @@ import numpy as np
 from numba import njit, prange
 from scipy.linalg import eigh_tridiagonal
 
-from qperfusion.kinetics._btex_fit import _solve_spd
+from qperfusion.kinetics._btex_fit import (
+    _LAMBDA0,
+    _MAX_TRIES,
+    N_PARAMS,
+    _accept,
+    _batch_outputs,
+    _damped_step,
+    _lm_arrays,
+    _normal_equations,
+    _sd_at,
+    _sq_dist,
+    _start_row,
+    _store_row,
+)
 from qperfusion.kinetics._btex_solver import _MAX_TERMS, aif_grid, aif_integral, btex_curve
 
 __all__ = ["DEFAULT_NODES", "lm_batch_segments", "segment_curves_batch", "segment_nodes"]
 
 #: Gauss–Laguerre nodes of the Gamma mixture
 DEFAULT_NODES = 8
-N_PARAMS = 5
 _REL_STEP = 1e-6  # relative difference step of PS, vp, ve (scaled units)
 _SHIFT_STEP = 1e-4  # s, difference step of the delay
-_LAMBDA0 = 1e-2
-_REL_GAIN = 1e-4
 
 
 def segment_nodes(n_segments: int, n_nodes: int = DEFAULT_NODES) -> np.ndarray:
@@ -130,101 +141,33 @@ def _jacobian(x, f, lo, hi, scale, mix, out_t, times, cin, acum, grid, h, jac, w
 
 @njit(cache=True)
 def _lm_one(y, x, lo, hi, scale, mix, out_t, times, cin, acum, grid, h, max_iter, work):
+    """Refine ``x`` in place; returns (rss, n_iter, sd (scaled), ok)."""
     p, buf, w, q, surv = work[0], work[3], work[4], work[5], work[6]
-    n_t = y.shape[0]
-    f = np.empty(n_t)
-    fn = np.empty(n_t)
-    jac = np.empty((n_t, N_PARAMS))
-    jtj = np.empty((N_PARAMS, N_PARAMS))
-    g = np.empty(N_PARAMS)
-    m = np.empty((N_PARAMS, N_PARAMS))
-    rhs = np.empty(N_PARAMS)
-    d = np.empty(N_PARAMS)
-    xn = np.empty(N_PARAMS)
+    f, fn, jac, jtj, g, m, rhs, d, xn = _lm_arrays(y.shape[0])
     _eval(x, scale, p, mix, out_t, times, cin, acum, grid, h, f, buf, w, q, surv)
-    cost = 0.0
-    for i in range(n_t):
-        cost += (f[i] - y[i]) ** 2
+    cost = _sq_dist(f, y)
     lam = _LAMBDA0
     n_iter = 0
-    gain = 0.0
     for _ in range(max_iter):
         n_iter += 1
         _jacobian(x, f, lo, hi, scale, mix, out_t, times, cin, acum, grid, h, jac, work)
-        for a in range(N_PARAMS):
-            s = 0.0
-            for i in range(n_t):
-                s += jac[i, a] * (f[i] - y[i])
-            g[a] = s
-            for b in range(a + 1):
-                s = 0.0
-                for i in range(n_t):
-                    s += jac[i, a] * jac[i, b]
-                jtj[a, b] = s
-                jtj[b, a] = s
-        accepted = False
-        for _try in range(8):
-            for a in range(N_PARAMS):
-                free = not ((x[a] <= lo[a] and g[a] > 0.0) or (x[a] >= hi[a] and g[a] < 0.0))
-                for b in range(N_PARAMS):
-                    m[a, b] = jtj[a, b]
-                m[a, a] = jtj[a, a] * (1.0 + lam) + 1e-12
-                rhs[a] = -g[a]
-                if not free:
-                    for b in range(N_PARAMS):
-                        m[a, b] = 0.0
-                        m[b, a] = 0.0
-                    m[a, a] = 1.0
-                    rhs[a] = 0.0
-            if not _solve_spd(m, rhs, d):
+        _normal_equations(jac, f, y, g, jtj)
+        stop = True
+        for _try in range(_MAX_TRIES):
+            if not _damped_step(jtj, g, x, lo, hi, lam, m, rhs, d, xn):
                 lam *= 10.0
                 continue
-            for a in range(N_PARAMS):
-                xn[a] = min(max(x[a] + d[a], lo[a]), hi[a])
             _eval(xn, scale, p, mix, out_t, times, cin, acum, grid, h, fn, buf, w, q, surv)
-            cn = 0.0
-            for i in range(n_t):
-                cn += (fn[i] - y[i]) ** 2
+            cn = _sq_dist(fn, y)
             if cn < cost:
-                gain = cost - cn
-                for a in range(N_PARAMS):
-                    x[a] = xn[a]
+                cost, lam, stop = _accept(x, xn, cost, cn, lam)
                 f, fn = fn, f
-                cost = cn
-                lam = max(lam / 3.0, 1e-7)
-                accepted = True
                 break
             lam *= 4.0
-        if not accepted or gain <= _REL_GAIN * cost + 1e-300:
+        if stop:
             break
     _jacobian(x, f, lo, hi, scale, mix, out_t, times, cin, acum, grid, h, jac, work)
-    for a in range(N_PARAMS):
-        for b in range(a + 1):
-            s = 0.0
-            for i in range(n_t):
-                s += jac[i, a] * jac[i, b]
-            jtj[a, b] = s
-            jtj[b, a] = s
-    n_free = 0
-    for a in range(N_PARAMS):
-        if hi[a] > lo[a]:
-            n_free += 1
-        else:
-            for b in range(N_PARAMS):
-                jtj[a, b] = 0.0
-                jtj[b, a] = 0.0
-            jtj[a, a] = 1.0
-    sd = np.full(N_PARAMS, np.nan)
-    s2 = cost / max(n_t - n_free, 1)
-    for a in range(N_PARAMS):
-        if hi[a] <= lo[a]:
-            sd[a] = 0.0
-            continue
-        for b in range(N_PARAMS):
-            rhs[b] = 1.0 if a == b else 0.0
-        if _solve_spd(jtj, rhs, d):
-            sd[a] = math.sqrt(max(d[a], 0.0) * s2)
-    return cost, n_iter, sd, math.isfinite(cost)
+    return cost, n_iter, _sd_at(jac, cost, lo, hi, jtj, rhs, d), math.isfinite(cost)
 
 
 @njit(cache=True, parallel=True)
@@ -238,13 +181,10 @@ def lm_batch_segments(curves, x0, lo, hi, scale, out_t, times, cin, h, max_iter,
     grid = aif_grid(times, cin, acum, h)
     n = curves.shape[0]
     n_t = out_t.shape[0]
-    params = np.full((n, N_PARAMS), np.nan)
-    sd = np.full((n, N_PARAMS), np.nan)
-    rss = np.full(n, np.nan)
-    n_iter = np.zeros(n, dtype=np.int64)
-    ok = np.zeros(n, dtype=np.bool_)
+    out = _batch_outputs(n)
     n_chunks = min(n, 64)
     for c in prange(n_chunks):
+        # p, xs (5,); col, buf (T,); w, q (grid + 1,); surv: shared by _eval and _jacobian
         work = (
             np.empty(N_PARAMS),
             np.empty(N_PARAMS),
@@ -256,23 +196,10 @@ def lm_batch_segments(curves, x0, lo, hi, scale, out_t, times, cin, h, max_iter,
         )
         x = np.empty(N_PARAMS)
         for r in range(c, n, n_chunks):
-            finite = True
-            for i in range(curves.shape[1]):
-                if not math.isfinite(curves[r, i]):
-                    finite = False
-            if not finite:
-                continue
-            for a in range(N_PARAMS):
-                x[a] = min(max(x0[r, a], lo[a]), hi[a])
-            cost, it, s, good = _lm_one(
-                curves[r], x, lo, hi, scale, mix, out_t, times, cin, acum, grid, h, max_iter,
-                work,
-            )
-            n_iter[r] = it
-            if good:
-                rss[r] = cost
-                ok[r] = True
-                for a in range(N_PARAMS):
-                    params[r, a] = x[a] * scale[a]
-                    sd[r, a] = s[a] * scale[a]
-    return params, sd, rss, n_iter, ok
+            if _start_row(curves[r], x0[r], lo, hi, x):
+                result = _lm_one(
+                    curves[r], x, lo, hi, scale, mix, out_t, times, cin, acum, grid, h,
+                    max_iter, work,
+                )
+                _store_row(out, r, x, scale, result)
+    return out
