@@ -601,7 +601,7 @@ def _normal(jac, c, m, fb, res, jtj, grad):
 
 
 @njit(cache=True)
-def _lm(c, x, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
+def _lm(c, x, m_start, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd_out, w):
     """Levenberg–Marquardt for one curve with ``Fb`` eliminated (variable projection).
 
     Marquardt scaling, an active set on the bounds, steps capped by ``_MAX_STEP``, and a stop
@@ -628,7 +628,15 @@ def _lm(c, x, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd_o
         w.res,
     )
     bd, bdt, cw = w.bd, w.bdt, w.cw
-    _val(x, t_rel, step, arev, arevp, m0, h, r, y, iq, wv, wd, bd, cw, m)
+    if step > 0 and m_start.size == n_t:
+        # the start's model is its template: only the AIF taps at its delay are needed
+        f = _uniform_span(t_rel[0], x[3], step, h, r.size, n_t)[1]
+        _cubic(f, 1.0 / h, cw[0], cw[1])
+        _taps(arevp, cw[0], cw[1], r.size, bd[0], bd[1])
+        for i in range(n_t):
+            m[i] = m_start[i]
+    else:
+        _val(x, t_rel, step, arev, arevp, m0, h, r, y, iq, wv, wd, bd, cw, m)
     # Fb is the least-squares amplitude of every trial shape (variable projection)
     vp = free[0]
     if vp:
@@ -909,9 +917,16 @@ def _fit_chunk(k0, k1, curves, t_rel, step, arev, arevp, m0, h, start_x, basis, 
         for k in range(4):
             x[k] = start_x[bt, k]
         x[0] = bscale
+        inside = True
         for k in range(4):
             x[k] = min(max(x[k], lo[k]), hi[k])
-        out_rss[j] = _lm(c, x, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd, w)
+            inside &= k == 0 or x[k] == start_x[bt, k]
+        # the template's model serves as the start's when start_x carries it (and the start
+        # lies within the bounds)
+        m_start = start_x[bt, 4:] if inside else start_x[bt, :0]
+        out_rss[j] = _lm(
+            c, x, m_start, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, tol, sd, w
+        )
         for k in range(4):
             out_p[j, k] = x[k]
             out_sd[j, k] = sd[k]
@@ -932,8 +947,10 @@ def fermi_fit_batch(curves, t_rel, a, h, start_x, basis, templ, lo, hi, free, ma
         AIF on the fine grid (mmol/L).
     h : float
         Fine step (s).
-    start_x : float64 (M, 4)
-        Parameters ``(·, ln α, ln β, delay)`` of each start template (column 0 unused).
+    start_x : float64 (M, 4) or (M, 4 + T)
+        Parameters ``(·, ln α, ln β, delay)`` of each start template (column 0 unused) and,
+        optionally, its unit-flow model (the row of :func:`fermi_templates`), which then saves
+        the first model evaluation of every fit.
     basis : float64 (B, T)
         Orthonormal rows spanning the templates.
     templ : float64 (M, B)

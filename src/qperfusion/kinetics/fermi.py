@@ -152,9 +152,11 @@ class FermiModel(ParametricModel):
         # the start search scores every curve against every template in their span (to 1e-4:
         # 15–26 coordinates instead of 60 frames; a start needs no more)
         basis, templ_b = _fermi_fast.fermi_template_basis(templ, 1e-4)
-        start_x = np.zeros((templ.shape[0], 4))
+        # start parameters and, after them, the start's model (saves one model evaluation)
+        start_x = np.zeros((templ.shape[0], 4 + templ.shape[1]))
         start_x[:, 1:3] = np.repeat(shapes, delay_grid.size, axis=0)
         start_x[:, 3] = np.tile(delay_grid, shapes.shape[0])
+        start_x[:, 4:] = templ
         curves = np.ascontiguousarray(problem.curves, dtype=np.float64)
         n = curves.shape[0]
         out_p = np.empty((n, 4))
