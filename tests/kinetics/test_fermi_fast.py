@@ -223,7 +223,8 @@ def test_non_positive_alpha_or_beta_bounds_raise(bad):
 def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
     # samples a whole number of fine steps apart: convolution and read as one dot product with
     # the AIF read through the cubic; the same model and Jacobian as the general path,
-    # including samples before the grid, at its end and past it
+    # including samples before the grid, at its end and past it (to ~1e-7 of the curve's
+    # scale: those dot products run in float32)
     pb = problem(np.zeros((1, T.size)))
     a = np.ascontiguousarray(pb.fine_aif[::2])
     h = 2 * pb.fine_dt
@@ -249,7 +250,7 @@ def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
         ff._jacobian(x, w.y, w.m, arev, m0, h, w.r, w.ra, w.rb, w.ya, w.yb, w.iq, w.wv, w.wd, w.jac)
         ff._value_u(x, t_rel, step, arev, arevp, m0, h, wu.r, wu.bd, wu.cw, wu.m)
         ff._jacobian_u(x, wu.m, t_rel, step, arev, m0, h, wu.r, wu.ra, wu.rb, wu.bd, wu.cw, wu.jac)
-        np.testing.assert_allclose(wu.m, w.m, rtol=0, atol=1e-13 * np.abs(w.m).max())
+        np.testing.assert_allclose(wu.m, w.m, rtol=0, atol=1e-6 * np.abs(w.m).max())
         for k in range(4):
             scale = np.abs(w.jac[k]).max()
-            np.testing.assert_allclose(wu.jac[k], w.jac[k], rtol=0, atol=1e-12 * scale)
+            np.testing.assert_allclose(wu.jac[k], w.jac[k], rtol=0, atol=1e-6 * scale)

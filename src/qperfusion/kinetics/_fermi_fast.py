@@ -395,7 +395,7 @@ def _uniform_span(t0, delay, step, h, g, n_t):
 
 
 @njit(cache=True, fastmath=_FAST)
-def _read_uniform(r, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
+def _read_uniform(r, r32, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
     """``out[i] = h [Σ_k r_k B[q_i + 2 − k] − ½ (a_0 ρ_i + r_0 B[q_i + 2])]`` for ``i0 ≤ i <
     i1``: the cubic read at ``u_i = q_i + f`` of the trapezoidal convolution of ``r``, taken
     as one dot product with the AIF read through the same cubic (``bv``: ``B`` reversed,
@@ -404,6 +404,8 @@ def _read_uniform(r, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
     g = r.size
     c0, c1, c2, c3 = f_c[0], f_c[1], f_c[2], f_c[3]
     r0 = r[0]
+    for k in range(g):  # the dot products run in float32 (16 lanes; ~1e-7 relative)
+        r32[k] = r[k]
     i = i0
     while i < i1:
         nb = min(4, i1 - i)
@@ -416,12 +418,12 @@ def _read_uniform(r, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
             w3 = bv[g - 3 - q - 3 * step :]
             # one loop over the longest of the 4 dot products: the terms past a shorter one's
             # end are exact zeros (``bv`` is 0 before the bolus and in its padding)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            s3 = np.float32(0.0)
             for k in range(q + 3 * step + 3 - m0):
-                rk = r[k]
+                rk = r32[k]
                 s0 += rk * w0[k]
                 s1 += rk * w1[k]
                 s2 += rk * w2[k]
@@ -437,9 +439,9 @@ def _read_uniform(r, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
             out[i + 3] += h * s3
             i += 4
         else:
-            acc = 0.0
+            acc = np.float32(0.0)
             for k in range(q + 3 - m0):
-                acc += r[k] * w0[k]
+                acc += r32[k] * w0[k]
             rm = r[q - 1] if q >= 1 else 0.0
             rho = c0 * rm + c1 * r[q] + c2 * r[q + 1] + c3 * r[q + 2]
             out[i] = h * (acc - 0.5 * (a0 * rho + r0 * w0[0]))
@@ -447,11 +449,20 @@ def _read_uniform(r, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
 
 
 @njit(cache=True, fastmath=_FAST)
-def _read_uniform3(ra, rb, r, bv, bd, m0, h, a0, q0, step, cw, i0, i1, jac):
+def _read_uniform3(ra, rb, r, bb, m0, h, a0, q0, step, cw, i0, i1, jac):
     """Jacobian rows 1–3 of :func:`_read_uniform` (``ra`` and ``rb`` with ``bv``, ``r`` with
     ``bd``) in one pass, four samples at a time from ``i0``; returns the first sample left
     (fewer than four before ``i1``)."""
     g = r.size
+    bv = bb[0]
+    bd = bb[1]
+    ra32 = bb[2]
+    rb32 = bb[3]
+    r32 = bb[4]
+    for k in range(g):  # the dot products run in float32 (16 lanes; ~1e-7 relative)
+        ra32[k] = ra[k]
+        rb32[k] = rb[k]
+        r32[k] = r[k]
     i = i0
     while i + 4 <= i1:
         q = q0 + i * step
@@ -464,13 +475,13 @@ def _read_uniform3(ra, rb, r, bv, bd, m0, h, a0, q0, step, cw, i0, i1, jac):
         d1 = bd[o0 - step :]
         d2 = bd[o0 - 2 * step :]
         d3 = bd[o0 - 3 * step :]
-        a00 = a01 = a02 = a03 = 0.0
-        b00 = b01 = b02 = b03 = 0.0
-        c00 = c01 = c02 = c03 = 0.0
+        a00 = a01 = a02 = a03 = np.float32(0.0)
+        b00 = b01 = b02 = b03 = np.float32(0.0)
+        c00 = c01 = c02 = c03 = np.float32(0.0)
         for k in range(q + 3 * step + 3 - m0):
-            xa = ra[k]
-            xb = rb[k]
-            xr = r[k]
+            xa = ra32[k]
+            xb = rb32[k]
+            xr = r32[k]
             a00 += xa * v0[k]
             a01 += xa * v1[k]
             a02 += xa * v2[k]
@@ -524,7 +535,7 @@ def _value_u(x, t_rel, step, arev, arevp, m0, h, r, bb, cw, m):
     _taps(arevp, cw[0], cw[1], g, bv, bb[1])
     for i in range(i0):
         m[i] = 0.0
-    _read_uniform(r, bv, m0, h, arev[g - 1], q0, step, cw[0], i0, i1, m)
+    _read_uniform(r, bb[4], bv, m0, h, arev[g - 1], q0, step, cw[0], i0, i1, m)
     for i in range(i1, n_t):
         m[i] = _end_read(arev, m0, r, h, q0 + i * step, f, False)
 
@@ -546,10 +557,10 @@ def _jacobian_u(x, m, t_rel, step, arev, m0, h, r, ra, rb, bb, cw, jac):
         jac[1, i] = 0.0
         jac[2, i] = 0.0
         jac[3, i] = 0.0
-    i = _read_uniform3(ra, rb, r, bv, bd, m0, h, a0, q0, step, cw, i0, i1, jac)
-    _read_uniform(ra, bv, m0, h, a0, q0, step, cw[0], i, i1, jac[1])
-    _read_uniform(rb, bv, m0, h, a0, q0, step, cw[0], i, i1, jac[2])
-    _read_uniform(r, bd, m0, h, a0, q0, step, cw[1], i, i1, jac[3])
+    i = _read_uniform3(ra, rb, r, bb, m0, h, a0, q0, step, cw, i0, i1, jac)
+    _read_uniform(ra, bb[2], bv, m0, h, a0, q0, step, cw[0], i, i1, jac[1])
+    _read_uniform(rb, bb[3], bv, m0, h, a0, q0, step, cw[0], i, i1, jac[2])
+    _read_uniform(r, bb[4], bd, m0, h, a0, q0, step, cw[1], i, i1, jac[3])
     for i in range(i1, n_t):
         q = q0 + i * step
         jac[1, i] = _end_read(arev, m0, ra, h, q, f, False)
@@ -867,7 +878,8 @@ def _work(g, n_t, pad=0):
         np.empty((4, n_t)), np.empty((4, n_t)), np.empty((4, n_t)), np.empty((4, 4)),
         np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4), np.empty(4),
         np.empty(4, dtype=np.int64), np.empty((4, 4)), np.zeros((4, 4)), np.empty(4),
-        np.empty(n_t), np.zeros((2, g + pad)), np.zeros((2, g + pad)), np.empty((2, 4)),
+        np.empty(n_t), np.zeros((5, g + pad), dtype=np.float32),
+        np.zeros((5, g + pad), dtype=np.float32), np.empty((2, 4)),
     )  # fmt: skip
 
 
