@@ -12,7 +12,8 @@ model's ``threshold_flow`` (kinetics/base.py), which ``Thresholds(flow="auto")``
 
 Measured (442 ring pixels, map median 3.32 mL/min/mL; blood-flow ratio / plasma-flow ratio,
 Pearson of blood flow with the map): fermi 0.97 / 0.56, r 0.76; btex (NIH grid bounds) 0.88 /
-0.51, r 0.80; btex20 (NIH's 20 segments) 0.92 / 0.53, r 0.81; modelfree 0.86 / 0.50, r 0.70; 2cum 1.20 / 0.70, r 0.73; 2cxm 1.58 / 0.91, r 0.76.
+0.51, r 0.80; btex20 (NIH's 20 segments) 0.92 / 0.53, r 0.81; modelfree 0.86 / 0.50, r 0.70;
+2cum 1.20 / 0.70, r 0.73; 2cxm 1.58 / 0.91, r 0.76.
 """
 
 from __future__ import annotations
