@@ -11,8 +11,9 @@ so ``R(0) = Fb`` is the myocardial blood flow (mL/s/mL); ``α`` (1/s) sets the r
 delay between AIF and tissue is fitted.
 
 The fit runs in :mod:`qperfusion.kinetics._fermi_fast` (the shared kernel's model with an
-analytic Jacobian, ``Fb`` by variable projection and a dense start table; ~15x the shared LM
-kernel on 2CXM-like curves, the same MBF to 3e-4 in the median; benchmarks/fermi_throughput.py).
+analytic Jacobian, ``Fb`` by variable projection and a dense start table; ~22x the shared LM
+kernel on 2CXM-like curves and ~8x on Fermi curves, ~90,000 curves/s on 2 threads, the same MBF
+to 3e-4 in the median; benchmarks/fermi_throughput.py).
 """
 
 from __future__ import annotations
