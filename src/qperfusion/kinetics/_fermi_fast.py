@@ -51,7 +51,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from qperfusion.kinetics._kernels import _cholesky_solve_ws
+from qperfusion.kinetics._kernels import _cholesky_solve_ws, _sd_from_normal
 
 __all__ = [
     "fermi_fit_batch",
@@ -762,17 +762,10 @@ def _lm(c, x, m_start, t_rel, step, arev, arevp, m0, h, lo, hi, free, max_iter, 
         _normal(jac, c, m, x[0], res, jtj, grad)
     nf = 0
     for k in range(4):
-        sd_out[k] = 0.0 if not free[k] else np.nan
         if free[k]:
             idx[nf] = k
             nf += 1
-    s2 = sse / max(n_t - nf, 1)
-    for q in range(nf):
-        for k in range(4):
-            grad[k] = 0.0
-        grad[idx[q]] = 1.0
-        if _cholesky_solve_ws(jtj, grad, idx, nf, delta, low, z):
-            sd_out[idx[q]] = math.sqrt(max(delta[q], 0.0) * s2)
+    _sd_from_normal(jtj, idx, nf, free, sse / max(n_t - nf, 1), sd_out, grad, delta, low, z)
     return sse
 
 

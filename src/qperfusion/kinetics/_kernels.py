@@ -460,6 +460,22 @@ def _cholesky_solve_ws(mat, rhs, idx, nf, x, low, z):
 
 
 @njit(cache=True)
+def _sd_from_normal(jtj, idx, nf, free, s2, sd_out, unit, col, low, z):
+    """SDs ``√(s² · diag((JᵀJ)⁻¹))`` of the ``nf`` free parameters ``idx`` into ``sd_out``
+    (0 for fixed parameters, NaN where JᵀJ is not positive definite); ``unit``, ``col`` (P,),
+    ``low`` (P, P) and ``z`` (P,) are work arrays."""
+    n_p = sd_out.size
+    for k in range(n_p):
+        sd_out[k] = 0.0 if not free[k] else np.nan
+    for q in range(nf):
+        for k in range(n_p):
+            unit[k] = 0.0
+        unit[idx[q]] = 1.0
+        if _cholesky_solve_ws(jtj, unit, idx, nf, col, low, z):
+            sd_out[idx[q]] = math.sqrt(max(col[q], 0.0) * s2)
+
+
+@njit(cache=True)
 def _jacobian(model, p, m, y, t_rel, a, basis, h, lo, hi, free, jac, ptmp, ytmp, work, mtmp):
     """Forward-difference Jacobian (the delay column by re-reading the fine curve ``y``)."""
     n_p = p.size
@@ -680,17 +696,8 @@ def _lm_single(
     for u in range(n_p):
         grad[u] = 0.0
     _add_prior(p, prior_mu, prior_w, sig, free, jtj, grad)
-    s2 = sse / max(n_t - nf, 1)
-    unit = np.zeros(n_p)
-    col = np.empty(n_p)
-    for k in range(n_p):
-        sd_out[k] = 0.0 if not free[k] else np.nan
-    for q in range(nf):
-        for k in range(n_p):
-            unit[k] = 0.0
-        unit[idx[q]] = 1.0
-        if _cholesky_solve_ws(jtj, unit, idx, nf, col, low, z):
-            sd_out[idx[q]] = math.sqrt(max(col[q], 0.0) * s2)
+    _sd_from_normal(jtj, idx, nf, free, sse / max(n_t - nf, 1), sd_out, np.empty(n_p),
+                    np.empty(n_p), low, z)
     return sse
 
 
