@@ -22,9 +22,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from scipy.io import loadmat
 from scipy.stats import pearsonr
 
+from btex_nih import load  # this folder's NIH .mat reader (a script run from benchmarks/)
 from qperfusion import kinetics
 from qperfusion.constants import MYOCARDIAL_DENSITY_G_ML
 from qperfusion.kinetics.registry import get_model
@@ -36,20 +36,17 @@ RING = Path(__file__).parents[1] / "tests" / "data" / "nih_stress_ring_mask.npy"
 def nih_stress(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ring curves (n, T) and blood AIF (T,) with pre-bolus baselines removed, times (s), and
     the published map's values on the ring (mL/min/mL)."""
-    mat = loadmat(folder / "perf_data_stress.mat")
-    aif = np.asarray(mat["aif"], dtype=float).ravel()
-    foot = int(mat["foot"][0, 0])
+    data, aif, t, foot = load(folder / "perf_data_stress.mat")
     ring = np.load(RING)
-    curves = np.asarray(mat["data"], dtype=float)[ring]
-    curves = curves - curves[:, :foot].mean(axis=1, keepdims=True)
+    curves = data[ring] - data[ring][:, :foot].mean(axis=1, keepdims=True)
     # the published map is stored left-right flipped with respect to the data arrays
     reference = np.load(folder / "stress_mbf_reference.npy")[:, ::-1][ring]
-    return curves, aif - aif[:foot].mean(), 0.5 * np.arange(aif.size), reference
+    return curves, aif - aif[:foot].mean(), t, reference
 
 
-def flow_ratios(model: str, folder: Path) -> dict[str, float]:
+def flow_ratios(model: str, curves: np.ndarray, aif: np.ndarray, t: np.ndarray,
+                reference: np.ndarray) -> dict[str, float]:
     """Pixel-median blood and plasma flow per mL over the map's ring median; Pearson r."""
-    curves, aif, t, reference = nih_stress(folder)
     fit = kinetics.fit(model, curves, aif=aif, times=t, hematocrit=HCT)
     per_ml = {k: getattr(fit, f"{k}_ml_min_g") * MYOCARDIAL_DENSITY_G_ML for k in ("mbf", "fp")}
     ok = np.isfinite(per_ml["mbf"])
@@ -64,11 +61,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--validation", type=Path, default=Path("/work/shared/validation"))
     args = parser.parse_args()
+    data = nih_stress(args.validation / "qperf_nih")
     print(f"{'model':<10}{'blood/map':>10}{'plasma/map':>11}{'Pearson':>9}  threshold_flow")
     for name in kinetics.MODELS:
         if get_model(name).flow_param is None:
             continue
-        r = flow_ratios(name, args.validation / "qperf_nih")
+        r = flow_ratios(name, *data)
         print(f"{name:<10}{r['mbf']:10.2f}{r['fp']:11.2f}{r['pearson']:9.2f}  "
               f"{get_model(name).threshold_flow}", flush=True)
 
