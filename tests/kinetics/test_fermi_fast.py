@@ -236,7 +236,7 @@ def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
     arevp = np.concatenate([arev, np.zeros(3)])
     m0 = int(np.argmax(a != 0))
     w = ff._work(a.size, T.size)
-    wu = ff._work(a.size, T.size, 3 * step + 8)
+    wu = ff._work(a.size, T.size, step)
     for x in (
         [0.02, np.log(0.3), np.log(0.05), 0.8],
         [0.04, np.log(0.06), np.log(80.0), -1.7],
