@@ -233,7 +233,7 @@ def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
     assert step == 2
     assert ff._uniform_step(t_rel + np.linspace(0, 0.01, T.size), h) == 0
     arev = a[::-1].copy()
-    arevp = np.concatenate([arev, np.zeros(3)])
+    arev32 = np.concatenate([arev, np.zeros(ff._PAD)]).astype(np.float32)
     m0 = int(np.argmax(a != 0))
     w = ff._work(a.size, T.size)
     wu = ff._work(a.size, T.size, step)
@@ -248,9 +248,46 @@ def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
         x = np.array(x)
         ff._value(x, t_rel, arev, m0, h, w.r, w.y, w.iq, w.wv, w.wd, w.m)
         ff._jacobian(x, w.y, w.m, arev, m0, h, w.r, w.ra, w.rb, w.ya, w.yb, w.iq, w.wv, w.wd, w.jac)
-        ff._value_u(x, t_rel, step, arev, arevp, m0, h, wu.r, wu.bd, wu.cw, wu.m)
+        ff._value_u(x, t_rel, step, arev, arev32, m0, h, wu.r, wu.bd, wu.cw, wu.m)
         ff._jacobian_u(x, wu.m, t_rel, step, arev, m0, h, wu.r, wu.ra, wu.rb, wu.bd, wu.cw, wu.jac)
         np.testing.assert_allclose(wu.m, w.m, rtol=0, atol=1e-6 * np.abs(w.m).max())
         for k in range(4):
             scale = np.abs(w.jac[k]).max()
             np.testing.assert_allclose(wu.jac[k], w.jac[k], rtol=0, atol=1e-6 * scale)
+
+
+def test_general_path_in_float32_is_the_float64_model_and_jacobian():
+    # the fit's path for uneven sample times convolves in float32 over whole vector lanes
+    # (zero padding instead of tail loops): the float64 model and Jacobian to ~1e-7 of their
+    # scale (the ln β column, a difference of nearly equal terms, to ~1e-6), for delays that
+    # put samples before the grid, inside it and past its end
+    pb = problem(np.zeros((1, T.size)))
+    a = np.ascontiguousarray(pb.fine_aif[::2])
+    h = 2 * pb.fine_dt
+    rng = np.random.default_rng(3)
+    t_rel = T - pb.fine_t0 + np.concatenate([[0.0], np.cumsum(rng.uniform(-0.1, 0.1, T.size - 1))])
+    assert ff._uniform_step(t_rel, h) == 0
+    arev = a[::-1].copy()
+    arev32 = np.concatenate([arev, np.zeros(ff._PAD)]).astype(np.float32)
+    m0 = int(np.argmax(a != 0))
+    w = ff._work(a.size, T.size)
+    w32 = ff._work(a.size, T.size)
+    for x in (
+        [0.02, np.log(0.3), np.log(0.05), 0.8],
+        [0.04, np.log(0.06), np.log(80.0), -1.7],
+        [0.03, np.log(2.0), np.log(1e-3), 7.9],
+        [0.03, np.log(0.5), np.log(1.0), -10.3],
+        [0.03, np.log(0.5), np.log(1.0), 30.2],
+    ):
+        x = np.array(x)
+        ff._value(x, t_rel, arev, m0, h, w.r, w.y, w.iq, w.wv, w.wd, w.m)
+        ff._jacobian(x, w.y, w.m, arev, m0, h, w.r, w.ra, w.rb, w.ya, w.yb, w.iq, w.wv, w.wd, w.jac)
+        ff._val(x, t_rel, 0, arev, arev32, m0, h, w32.r, w32.y, w32.iq, w32.wv, w32.wd, w32.bd,
+                w32.cw, w32.m)  # fmt: skip
+        ff._jac(x, w32.y, w32.m, t_rel, 0, arev, arev32, m0, h, w32.r, w32.ra, w32.rb, w32.ya,
+                w32.yb, w32.iq, w32.wv, w32.wd, w32.bd, w32.cw, w32.jac)  # fmt: skip
+        assert not np.array_equal(w32.m, w.m)  # float32 indeed
+        np.testing.assert_allclose(w32.m, w.m, rtol=0, atol=1e-6 * np.abs(w.m).max())
+        for k in range(4):
+            scale = np.abs(w.jac[k]).max()
+            np.testing.assert_allclose(w32.jac[k], w.jac[k], rtol=0, atol=3e-6 * scale)
