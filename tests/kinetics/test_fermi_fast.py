@@ -220,21 +220,28 @@ def test_non_positive_alpha_or_beta_bounds_raise(bad):
         kinetics.fit("fermi", np.zeros((2, T.size)), aif=AIF, times=T, bounds=bad)
 
 
-def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
+def fine_aif(baseline: float):
+    """The fast fit's inputs: the fine AIF (every 2nd node, plus ``baseline``, mmol/L), its step,
+    the reversed AIF in float64 and zero-padded float32, and its first non-zero node."""
+    pb = problem(np.zeros((1, T.size)))
+    a = np.ascontiguousarray(pb.fine_aif[::2]) + baseline
+    arev = a[::-1].copy()
+    arev32 = np.concatenate([arev, np.zeros(ff._PAD)]).astype(np.float32)
+    return pb, a, 2 * pb.fine_dt, arev, arev32, int(np.argmax(a != 0))
+
+
+# an AIF that is 0 at the grid start, and one that is not (its trapezoid end terms count)
+@pytest.mark.parametrize("baseline", [0.0, 0.3])
+def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian(baseline):
     # samples a whole number of fine steps apart: convolution and read as one dot product with
     # the AIF read through the cubic; the same model and Jacobian as the general path,
     # including samples before the grid, at its end and past it (to ~1e-7 of the curve's
     # scale: those dot products run in float32)
-    pb = problem(np.zeros((1, T.size)))
-    a = np.ascontiguousarray(pb.fine_aif[::2])
-    h = 2 * pb.fine_dt
+    pb, a, h, arev, arev32, m0 = fine_aif(baseline)
     t_rel = T - pb.fine_t0
     step = ff._uniform_step(t_rel, h)
     assert step == 2
     assert ff._uniform_step(t_rel + np.linspace(0, 0.01, T.size), h) == 0
-    arev = a[::-1].copy()
-    arev32 = np.concatenate([arev, np.zeros(ff._PAD)]).astype(np.float32)
-    m0 = int(np.argmax(a != 0))
     w = ff._work(a.size, T.size)
     wu = ff._work(a.size, T.size, step)
     for x in (
@@ -256,20 +263,16 @@ def test_uniform_sampling_shortcut_is_the_general_model_and_jacobian():
             np.testing.assert_allclose(wu.jac[k], w.jac[k], rtol=0, atol=1e-6 * scale)
 
 
-def test_general_path_in_float32_is_the_float64_model_and_jacobian():
+@pytest.mark.parametrize("baseline", [0.0, 0.3])
+def test_general_path_in_float32_is_the_float64_model_and_jacobian(baseline):
     # the fit's path for uneven sample times convolves in float32 over whole vector lanes
     # (zero padding instead of tail loops): the float64 model and Jacobian to ~1e-7 of their
     # scale (the ln β column, a difference of nearly equal terms, to ~1e-6), for delays that
     # put samples before the grid, inside it and past its end
-    pb = problem(np.zeros((1, T.size)))
-    a = np.ascontiguousarray(pb.fine_aif[::2])
-    h = 2 * pb.fine_dt
+    pb, a, h, arev, arev32, m0 = fine_aif(baseline)
     rng = np.random.default_rng(3)
     t_rel = T - pb.fine_t0 + np.concatenate([[0.0], np.cumsum(rng.uniform(-0.1, 0.1, T.size - 1))])
     assert ff._uniform_step(t_rel, h) == 0
-    arev = a[::-1].copy()
-    arev32 = np.concatenate([arev, np.zeros(ff._PAD)]).astype(np.float32)
-    m0 = int(np.argmax(a != 0))
     w = ff._work(a.size, T.size)
     w32 = ff._work(a.size, T.size)
     for x in (
