@@ -48,7 +48,11 @@ import numpy as np
 HCT = 0.42
 
 
-def make_curves(n: int, aif_name: str, seed: int = 0, max_delay: float = 2.0):
+def make_curves(
+    n: int, aif_name: str, seed: int = 0, max_delay: float = 2.0, jitter: float = 0.0
+):
+    """Noise-free and noisy 2CXM curves; ``jitter`` (s): each interval between samples is
+    1 s ± up to that much (uniform, to 0.01 s), as heartbeats are; 0: every 1 s."""
     from qperfusion import kinetics
 
     rng = np.random.default_rng(seed)
@@ -65,7 +69,10 @@ def make_curves(n: int, aif_name: str, seed: int = 0, max_delay: float = 2.0):
         "ve": rng.uniform(0.15, 0.25, n),
         "delay": rng.uniform(0.0, max_delay, n),
     }
-    t = np.arange(0.0, 60.0, 1.0) + 0.3
+    beats = np.ones(59)
+    if jitter > 0:  # its own generator: the same curves' parameters with and without jitter
+        beats += np.round(np.random.default_rng(seed + 1).uniform(-jitter, jitter, 59), 2)
+    t = np.concatenate([[0.3], 0.3 + np.cumsum(beats)])
     idx = np.round(t / 0.01).astype(int)
     clean = np.empty((n, t.size))
     for start in range(0, n, 2000):  # bounded memory for the 0.01 s truth
@@ -118,14 +125,14 @@ def scipy_fit(
     return time.perf_counter() - t0, out
 
 
-def time_child(model: str, n: int, threads: int, aif_name: str) -> dict:
+def time_child(model: str, n: int, threads: int, aif_name: str, jitter: float) -> dict:
     """Time one model in this process (3 runs after a warm-up): wall and CPU seconds, accuracy."""
     import numba
 
     from qperfusion import kinetics
 
     numba.set_num_threads(threads)
-    t, aif, _, noisy, mbf = make_curves(n, aif_name)
+    t, aif, _, noisy, mbf = make_curves(n, aif_name, jitter=jitter)
     kinetics.fit(model, noisy[:16], aif=aif, times=t, hematocrit=HCT)
     wall, cpu = [], []
     for _ in range(3):
@@ -167,7 +174,8 @@ def compare(ref: str, args: argparse.Namespace) -> None:
         for label, src in sides[::-1] if r % 2 else sides:  # alternate which goes first
             env = {**os.environ, "PYTHONPATH": str(src)}
             cmd = [sys.executable, __file__, "--child", model, "--n", str(args.n),
-                   "--threads", str(args.threads), "--aif", args.aif]  # fmt: skip
+                   "--threads", str(args.threads), "--aif", args.aif,
+                   "--jitter", str(args.jitter)]  # fmt: skip
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             rates[label].append(args.n / statistics.median(res["wall"]))
@@ -192,6 +200,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=20000, help="curves per timing run")
     parser.add_argument("--threads", type=int, default=2, help="numba threads")
     parser.add_argument("--aif", choices=("gamma", "parker"), default="gamma")
+    parser.add_argument(
+        "--jitter", type=float, default=0.0, help="s: sample intervals 1 s ± up to this"
+    )
     parser.add_argument("--scipy-n", type=int, default=30, help="curves for the scipy baseline")
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument(
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", metavar="MODEL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(time_child(args.child, args.n, args.threads, args.aif)))
+        print(json.dumps(time_child(args.child, args.n, args.threads, args.aif, args.jitter)))
         return
     if args.compare:
         compare(args.compare, args)
@@ -212,10 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     from qperfusion import kinetics
 
     numba.set_num_threads(args.threads)
-    t, aif, clean, noisy, mbf = make_curves(args.n, args.aif)
+    t, aif, clean, noisy, mbf = make_curves(args.n, args.aif, jitter=args.jitter)
     print(
         f"{args.n} curves x {t.size} frames, {args.aif} AIF, sigma 0.02 mmol/L, "
-        f"{args.threads} threads"
+        f"{args.threads} threads" + (f", intervals 1 s ± {args.jitter} s" if args.jitter else "")
     )
     print(
         f"{'model':10s} {'ours/s':>10s} {'scipy/s':>9s} {'ratio':>8s} {'med|err|':>9s} {'bias':>7s}"
