@@ -15,20 +15,24 @@ convolved on a 0.01 s grid with a population AIF. Prints
 
     .venv/bin/python benchmarks/fermi_throughput.py [--n 20000] [--n-old 2000] [--runs 5]
 
-Measured 2026-11-24 (2 threads, shared 2-core machine, load average 1.7-1.9 from other users;
-medians of 5 interleaved runs) after the uniform-sampling read (one dot product per sample
-with the AIF read through the cubic, float32 lanes), the lane-over-templates start scores and
-the start template's model as the first evaluation:
+Measured 2026-11-24, session 3 (2 threads, 2-core machine, load average 0.8-0.9; medians of
+5 interleaved runs) after the vectorised residue divisions, the whole-vector dot products, the
+end-term pass over the nodes and the start basis to 0.3 %:
 
-    2CXM curves   new 92,388/s (kinetics.fit 88,994/s), old LM 4,066/s, ratio 22.6; MBF new vs
-                  old med|d| 0.00028, median +0.00002; RSS new/old median 0.99988
-    Fermi curves  new 95,495/s (kinetics.fit 91,431/s), old LM 11,959/s, ratio 8.0; MBF new vs
-                  old med|d| 0.00011, median +0.00001; RSS new/old median 0.9999996;
-                  vs truth med|err| 0.0350 bias +0.0027 (old LM: 0.0349, +0.0027)
-    cold compile  fast fit 24.6 s (ba4b87e, before this work: 16.3 s), predict 2.0 s
+    2CXM curves   new 112,475/s (kinetics.fit 107,123/s), old LM 4,048/s, ratio 27.8; MBF new
+                  vs old med|d| 0.00028, median +0.00002; RSS new/old median 0.99988
+    Fermi curves  new 117,431/s (kinetics.fit 113,743/s), old LM 12,120/s, ratio 9.7; MBF new vs
+                  old med|d| 0.00010, median +0.00001; RSS new/old median 0.9999996;
+                  vs truth med|err| 0.0352 bias +0.0018 (first 2,000: new 0.0351 +0.0027,
+                  old LM 0.0349 +0.0027)
+    cold compile  fast fit 24.6 s (16.3 s before the fast kernel), predict 2.3 s
 
-fit_throughput.py --compare ba4b87e --models fermi (3 alternating rounds, 20,000 curves, 2
-threads): 87,744 vs 66,740 curves per CPU-second x threads (ratio 1.29; wall 1.30).
+Session 2 (load average 1.7-1.9): 2CXM curves 92,388/s, Fermi curves 95,495/s, the same MBF.
+
+fit_throughput.py --compare f0b14ff --models fermi --rounds 5 (the end of session 2; 20,000
+curves, 2 threads, alternating processes): 110,945 vs 91,833 curves/s wall (ratio 1.21, CPU
+time 1.20); with --jitter 0.1 (uneven sample times, the general path): 86,477 vs 67,545
+(ratio 1.27, CPU time 1.29).
 """
 
 from __future__ import annotations

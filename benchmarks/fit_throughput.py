@@ -14,7 +14,7 @@ trees, 3 timed fits each after a warm-up, and it prints wall and CPU-time rates 
 ratios, since the shared machine's speed drifts between runs.
 
     .venv/bin/python benchmarks/fit_throughput.py [--n 20000] [--threads 2] [--aif parker]
-    .venv/bin/python benchmarks/fit_throughput.py --compare 3b8eaae [--rounds 3]
+    .venv/bin/python benchmarks/fit_throughput.py --compare 3b8eaae [--rounds 3] [--jitter 0.1]
 
 Measured (2026-11-24, 2 shared cores, load average 3–4.5 from other users; 20,000 curves,
 2 threads, medians of 3 alternating rounds) for the 2CXM kernel rework (analytic Jacobian,
@@ -25,6 +25,10 @@ the predicted decrease) against 3b8eaae, the forward-difference kernel:
            old  6,502 curves/s wall, 15,800 per CPU-second × 2 threads
            ratio 4.1 wall, 5.1 CPU time; med|MBF err| 0.0728 vs 0.0727, bias +0.0060 both
     AIF floor, noise-free cubic: bias +0.0009 (unchanged)
+
+Fermi, --compare f0b14ff --models fermi --rounds 5 (session 3 against the end of session 2,
+load average 0.7-1.0): 110,945 vs 91,833 curves/s wall (ratio 1.21); with --jitter 0.1 (sample
+intervals 1 s ± 0.1 s, as heartbeats: the fit's general path) 86,477 vs 67,545 (ratio 1.27).
 
 On an idle machine the old kernel gave 15,544 curves/s wall (its CPU-time rate), so the new
 one is expected near 80,000 there. Single thread, CPU µs per curve new/old: 2cxm 24/126,

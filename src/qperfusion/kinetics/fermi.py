@@ -11,9 +11,10 @@ so ``R(0) = Fb`` is the myocardial blood flow (mL/s/mL); ``α`` (1/s) sets the r
 delay between AIF and tissue is fitted.
 
 The fit runs in :mod:`qperfusion.kinetics._fermi_fast` (the shared kernel's model with an
-analytic Jacobian, ``Fb`` by variable projection and a dense start table; ~22x the shared LM
-kernel on 2CXM-like curves and ~8x on Fermi curves, ~90,000 curves/s on 2 threads, the same MBF
-to 3e-4 in the median; benchmarks/fermi_throughput.py).
+analytic Jacobian, ``Fb`` by variable projection and a dense start table; ~28x the shared LM
+kernel on 2CXM-like curves and ~10x on Fermi curves, ~110,000 curves/s on 2 threads with evenly
+spaced samples and ~86,000 with heartbeat-uneven ones, the same MBF to 3e-4 in the median;
+benchmarks/fermi_throughput.py, benchmarks/fit_throughput.py --jitter).
 """
 
 from __future__ import annotations
