@@ -222,11 +222,7 @@ def _conv32(arev32, m0, r, r32, h, y):
     y[0] = 0.0
     j = 1
     while j < g:
-        # views (no wraparound check); a node past the grid reads from 0 (result dropped)
-        w0 = arev32[g - 1 - j :]
-        w1 = arev32[max(g - 2 - j, 0) :]
-        w2 = arev32[max(g - 3 - j, 0) :]
-        w3 = arev32[max(g - 4 - j, 0) :]
+        w0, w1, w2, w3 = _node_views(arev32, g, j)
         s0 = s1 = s2 = s3 = np.float32(0.0)
         for k in range(_whole(j + 4 - m0)):
             rk = r32[k]
@@ -253,10 +249,7 @@ def _conv2_32(arev32, m0, r1, r2, r1_32, r2_32, h, y1, y2):
     y2[0] = 0.0
     j = 1
     while j < g:
-        w0 = arev32[g - 1 - j :]
-        w1 = arev32[max(g - 2 - j, 0) :]
-        w2 = arev32[max(g - 3 - j, 0) :]
-        w3 = arev32[max(g - 4 - j, 0) :]
+        w0, w1, w2, w3 = _node_views(arev32, g, j)
         p0 = p1 = p2 = p3 = np.float32(0.0)
         q0 = q1 = q2 = q3 = np.float32(0.0)
         for k in range(_whole(j + 4 - m0)):
@@ -278,6 +271,19 @@ def _conv2_32(arev32, m0, r1, r2, r1_32, r2_32, h, y1, y2):
             y1[jb] = h * (acc1[b] - a0 * r1[jb] - aj * r1[0])
             y2[jb] = h * (acc2[b] - a0 * r2[jb] - aj * r2[0])
         j += 4
+
+
+@njit(cache=True)
+def _node_views(arev32, g, j):
+    """Views of the reversed AIF that give nodes ``j .. j + 3`` of the convolution as forward
+    dot products (index ``k ≥ 0``: no wraparound check, so the loops vectorise); a node past
+    the grid reads from 0 instead of a negative offset (its result is dropped)."""
+    return (
+        arev32[g - 1 - j :],
+        arev32[max(g - 2 - j, 0) :],
+        arev32[max(g - 3 - j, 0) :],
+        arev32[max(g - 4 - j, 0) :],
+    )
 
 
 @njit(cache=True)
