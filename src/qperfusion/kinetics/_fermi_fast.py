@@ -274,16 +274,18 @@ def _conv2_32(arev32, m0, r1, r2, r1_32, r2_32, h, y1, y2):
 
 
 @njit(cache=True)
+def _views4(a, o0, o1, o2, o3):
+    """``a[o0:], a[o1:], a[o2:], a[o3:]``: the operands of four dot products taken through
+    views, whose index ``k ≥ 0`` needs no wraparound check, so the loops vectorise."""
+    return a[o0:], a[o1:], a[o2:], a[o3:]
+
+
+@njit(cache=True)
 def _node_views(arev32, g, j):
     """Views of the reversed AIF that give nodes ``j .. j + 3`` of the convolution as forward
-    dot products (index ``k ≥ 0``: no wraparound check, so the loops vectorise); a node past
-    the grid reads from 0 instead of a negative offset (its result is dropped)."""
-    return (
-        arev32[g - 1 - j :],
-        arev32[max(g - 2 - j, 0) :],
-        arev32[max(g - 3 - j, 0) :],
-        arev32[max(g - 4 - j, 0) :],
-    )
+    dot products; a node past the grid reads from 0 instead of a negative offset (its result
+    is dropped)."""
+    return _views4(arev32, g - 1 - j, max(g - 2 - j, 0), max(g - 3 - j, 0), max(g - 4 - j, 0))
 
 
 @njit(cache=True)
@@ -546,11 +548,7 @@ def _read_uniform(r, r32, rho, bv, m0, h, a0, q0, step, f_c, i0, i1, out):
     while i < i1:
         q = q0 + i * step
         o0, o1, o2, o3 = _offsets(g, q, step, i, i1)
-        # views: index k ≥ 0 needs no wraparound check, so the loops vectorise
-        w0 = bv[o0:]
-        w1 = bv[o1:]
-        w2 = bv[o2:]
-        w3 = bv[o3:]
+        w0, w1, w2, w3 = _views4(bv, o0, o1, o2, o3)
         s0 = np.float32(0.0)
         s1 = np.float32(0.0)
         s2 = np.float32(0.0)
@@ -592,14 +590,8 @@ def _read_uniform3(ra, rb, r, bb, m0, h, a0, q0, step, cw, i0, i1, jac):
     while i < i1:
         q = q0 + i * step
         o0, o1, o2, o3 = _offsets(g, q, step, i, i1)
-        v0 = bv[o0:]
-        v1 = bv[o1:]
-        v2 = bv[o2:]
-        v3 = bv[o3:]
-        d0 = bd[o0:]
-        d1 = bd[o1:]
-        d2 = bd[o2:]
-        d3 = bd[o3:]
+        v0, v1, v2, v3 = _views4(bv, o0, o1, o2, o3)
+        d0, d1, d2, d3 = _views4(bd, o0, o1, o2, o3)
         a00 = a01 = a02 = a03 = np.float32(0.0)
         b00 = b01 = b02 = b03 = np.float32(0.0)
         c00 = c01 = c02 = c03 = np.float32(0.0)
